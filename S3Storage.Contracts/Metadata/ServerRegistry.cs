@@ -1,0 +1,107 @@
+using Microsoft.EntityFrameworkCore;
+using S3Storage.Contracts.Metadata.Entities;
+using S3Storage.Contracts.Placement;
+
+namespace S3Storage.Contracts.Metadata;
+
+/// <summary>What a node says about itself when it registers.</summary>
+public sealed record ServerRegistration(
+    Guid ServerId,
+    string Name,
+    string GrpcAddress,
+    long AvailableSpace,
+    long UsedSpace,
+    long TotalChunks,
+    string? Metadata = null);
+
+/// <summary>
+/// Membership in <c>storage_servers</c> and <c>hash_ring_nodes</c>. Every time comparison uses
+/// the database clock, so nodes and gateway on different hosts agree on heartbeat age.
+/// </summary>
+public sealed class ServerRegistry(MetadataDbContext db)
+{
+    /// <summary>
+    /// Inserts or refreshes the server as active with a fresh heartbeat, and makes its ring
+    /// points exactly <paramref name="virtualNodes"/> (they depend only on the id, so a node
+    /// that restarts with the same id lands on the same positions).
+    /// </summary>
+    public Task RegisterAsync(ServerRegistration registration, int virtualNodes, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(virtualNodes);
+        var points = HashRing.PointsFor(registration.ServerId, virtualNodes).ToArray();
+        var indexes = points.Select(p => p.VirtualNodeIndex).ToArray();
+        var hashes = points.Select(p => (long)p.Hash).ToArray();
+
+        var strategy = db.Database.CreateExecutionStrategy();
+        return strategy.ExecuteAsync(async () =>
+        {
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            await db.Database.ExecuteSqlInterpolatedAsync($"""
+                INSERT INTO storage_servers (server_id, name, grpc_address, status, available_space, used_space, total_chunks, last_heartbeat, metadata)
+                VALUES ({registration.ServerId}, {registration.Name}, {registration.GrpcAddress}, 'active',
+                        {registration.AvailableSpace}, {registration.UsedSpace}, {registration.TotalChunks}, now(), {registration.Metadata}::jsonb)
+                ON CONFLICT (server_id) DO UPDATE SET
+                    name = EXCLUDED.name,
+                    grpc_address = EXCLUDED.grpc_address,
+                    status = 'active',
+                    available_space = EXCLUDED.available_space,
+                    used_space = EXCLUDED.used_space,
+                    total_chunks = EXCLUDED.total_chunks,
+                    last_heartbeat = EXCLUDED.last_heartbeat,
+                    metadata = EXCLUDED.metadata
+                """, cancellationToken);
+            await db.Database.ExecuteSqlInterpolatedAsync($"""
+                INSERT INTO hash_ring_nodes (server_id, virtual_node_index, hash_value)
+                SELECT {registration.ServerId}, point.virtual_node_index, point.hash_value
+                FROM unnest({indexes}, {hashes}) AS point(virtual_node_index, hash_value)
+                ON CONFLICT (server_id, virtual_node_index) DO UPDATE SET hash_value = EXCLUDED.hash_value
+                """, cancellationToken);
+            await db.Database.ExecuteSqlInterpolatedAsync(
+                $"DELETE FROM hash_ring_nodes WHERE server_id = {registration.ServerId} AND virtual_node_index >= {virtualNodes}",
+                cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        });
+    }
+
+    /// <summary>Records a heartbeat; false when the server is not registered (it must register again).</summary>
+    public async Task<bool> HeartbeatAsync(Guid serverId, long availableSpace, long usedSpace, long totalChunks, CancellationToken cancellationToken)
+    {
+        var updated = await db.StorageServers
+            .Where(s => s.ServerId == serverId)
+            .ExecuteUpdateAsync(
+                s => s
+                    .SetProperty(x => x.AvailableSpace, availableSpace)
+                    .SetProperty(x => x.UsedSpace, usedSpace)
+                    .SetProperty(x => x.TotalChunks, totalChunks)
+                    .SetProperty(x => x.LastHeartbeat, _ => DatabaseClock.Now()),
+                cancellationToken);
+        return updated == 1;
+    }
+
+    public async Task<bool> SetStatusAsync(Guid serverId, ServerStatus status, CancellationToken cancellationToken) =>
+        await db.StorageServers
+            .Where(s => s.ServerId == serverId)
+            .ExecuteUpdateAsync(s => s.SetProperty(x => x.Status, status), cancellationToken) == 1;
+
+    /// <summary>Active servers whose last heartbeat is at most <paramref name="maxHeartbeatAge"/> old.</summary>
+    public Task<List<StorageServer>> GetLiveServersAsync(TimeSpan maxHeartbeatAge, CancellationToken cancellationToken) =>
+        LiveServers(maxHeartbeatAge).AsNoTracking().OrderBy(s => s.Name).ToListAsync(cancellationToken);
+
+    /// <summary>The ring of the live servers, from their stored points.</summary>
+    public async Task<HashRing> LoadRingAsync(TimeSpan maxHeartbeatAge, CancellationToken cancellationToken)
+    {
+        var live = LiveServers(maxHeartbeatAge).Select(s => s.ServerId);
+        var points = await db.HashRingNodes
+            .AsNoTracking()
+            .Where(n => live.Contains(n.ServerId))
+            .Select(n => new { n.ServerId, n.VirtualNodeIndex, n.HashValue })
+            .ToListAsync(cancellationToken);
+        return HashRing.FromPoints(points.Select(p => new RingPoint(p.ServerId, p.VirtualNodeIndex, (uint)p.HashValue)));
+    }
+
+    private IQueryable<StorageServer> LiveServers(TimeSpan maxHeartbeatAge) =>
+        db.StorageServers.Where(s =>
+            s.Status == ServerStatus.Active
+            && s.LastHeartbeat != null
+            && s.LastHeartbeat >= DatabaseClock.Now() - maxHeartbeatAge);
+}

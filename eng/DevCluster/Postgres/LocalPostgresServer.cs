@@ -1,0 +1,269 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Npgsql;
+
+namespace S3Storage.DevCluster.Postgres;
+
+/// <summary>How to start a local PostgreSQL server.</summary>
+public sealed record LocalPostgresOptions
+{
+    /// <summary>Where the cluster's files live. Null: a new temporary directory, deleted on dispose.</summary>
+    public string? DataDirectory { get; init; }
+
+    /// <summary>TCP port on 127.0.0.1; 0 picks a free one.</summary>
+    public int Port { get; init; }
+
+    /// <summary>
+    /// False turns fsync and full-page writes off: fast for tests, and a crash may lose the
+    /// data, so only for throwaway servers.
+    /// </summary>
+    public bool Durable { get; init; } = true;
+}
+
+/// <summary>
+/// A PostgreSQL server started from the machine's own binaries, listening on 127.0.0.1 only,
+/// with trust authentication for local use. Stopped (and its temporary directory deleted) on dispose.
+/// </summary>
+public sealed class LocalPostgresServer : IAsyncDisposable
+{
+    public const string SuperUser = "postgres";
+
+    private const int StartAttempts = 3;
+
+    private readonly string _binDirectory;
+    private readonly bool _ownsDataDirectory;
+    private bool _stopped;
+
+    private LocalPostgresServer(string binDirectory, string dataDirectory, int port, bool ownsDataDirectory)
+    {
+        _binDirectory = binDirectory;
+        DataDirectory = dataDirectory;
+        Port = port;
+        _ownsDataDirectory = ownsDataDirectory;
+    }
+
+    public string DataDirectory { get; }
+
+    public int Port { get; }
+
+    /// <summary>The server's log file, worth reading when something fails.</summary>
+    public string LogFile => Path.Combine(DataDirectory, "server.log");
+
+    public string ConnectionString(string database, bool pooling = true)
+    {
+        var builder = new NpgsqlConnectionStringBuilder { Host = "127.0.0.1", Port = Port, Username = SuperUser, Database = database };
+        if (!pooling)
+        {
+            builder.Pooling = false;
+        }
+
+        return builder.ConnectionString;
+    }
+
+    public static async Task<LocalPostgresServer> StartAsync(LocalPostgresOptions options, CancellationToken cancellationToken)
+    {
+        var binDirectory = PostgresBinaries.FindOrThrow();
+        var ownsDataDirectory = options.DataDirectory is null;
+        var dataDirectory = Path.GetFullPath(options.DataDirectory
+            ?? Path.Combine(Path.GetTempPath(), $"s3storage-pg-{Guid.NewGuid():N}"));
+
+        try
+        {
+            await InitializeAsync(binDirectory, dataDirectory, cancellationToken);
+            for (var attempt = 1; ; attempt++)
+            {
+                var port = options.Port != 0 ? options.Port : FreeLoopbackPort();
+                var server = new LocalPostgresServer(binDirectory, dataDirectory, port, ownsDataDirectory);
+                try
+                {
+                    await server.StartServerAsync(options.Durable, cancellationToken);
+                    return server;
+                }
+                catch (PostgresStartException) when (options.Port == 0 && attempt < StartAttempts)
+                {
+                    // Another process may have taken the free port between our probe and the
+                    // server's bind; try a new one.
+                }
+            }
+        }
+        catch when (ownsDataDirectory)
+        {
+            TryDeleteDirectory(dataDirectory);
+            throw;
+        }
+    }
+
+    public async Task CreateDatabaseAsync(string name, string? template = null, CancellationToken cancellationToken = default)
+    {
+        await using var connection = new NpgsqlConnection(ConnectionString("postgres", pooling: false));
+        await connection.OpenAsync(cancellationToken);
+        var sql = $"CREATE DATABASE {Quote(name)}" + (template is null ? "" : $" TEMPLATE {Quote(template)}");
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task<bool> DatabaseExistsAsync(string name, CancellationToken cancellationToken = default)
+    {
+        await using var connection = new NpgsqlConnection(ConnectionString("postgres", pooling: false));
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = @name", connection);
+        command.Parameters.AddWithValue("name", name);
+        return await command.ExecuteScalarAsync(cancellationToken) is not null;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        if (_stopped)
+        {
+            return;
+        }
+
+        _stopped = true;
+        await RunAsync(Tool("pg_ctl"), ["stop", "-D", DataDirectory, "-m", "fast", "-w"], cancellationToken, allowFailure: true);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        if (_ownsDataDirectory)
+        {
+            TryDeleteDirectory(DataDirectory);
+        }
+    }
+
+    private static async Task InitializeAsync(string binDirectory, string dataDirectory, CancellationToken cancellationToken)
+    {
+        if (File.Exists(Path.Combine(dataDirectory, "PG_VERSION")))
+        {
+            return;
+        }
+
+        Directory.CreateDirectory(dataDirectory);
+        await GiveToServerUserAsync(dataDirectory, cancellationToken);
+        await RunAsync(Path.Combine(binDirectory, "initdb"),
+            ["-D", dataDirectory, "-U", SuperUser, "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "-N"],
+            cancellationToken);
+    }
+
+    private async Task StartServerAsync(bool durable, CancellationToken cancellationToken)
+    {
+        // The Unix socket goes into the data directory, which the server user owns: /var/run/postgresql
+        // may not exist or be writable, and a private socket cannot clash with another server.
+        var settings = $"-p {Port} -k '{DataDirectory}' -c listen_addresses=127.0.0.1 -c max_connections=300";
+        if (!durable)
+        {
+            settings += " -c fsync=off -c full_page_writes=off -c synchronous_commit=off";
+        }
+
+        var result = await RunAsync(Tool("pg_ctl"),
+            ["start", "-D", DataDirectory, "-l", LogFile, "-o", settings, "-w", "-t", "60"],
+            cancellationToken, allowFailure: true);
+        if (result.ExitCode != 0)
+        {
+            throw new PostgresStartException(
+                $"PostgreSQL did not start on port {Port} (data {DataDirectory}): {result.Output.Trim()} {TailOfLog()}");
+        }
+    }
+
+    private string TailOfLog()
+    {
+        try
+        {
+            return string.Join(Environment.NewLine, File.ReadLines(LogFile).TakeLast(10));
+        }
+        catch (IOException)
+        {
+            return "";
+        }
+    }
+
+    private string Tool(string name) => Path.Combine(_binDirectory, name);
+
+    private static int FreeLoopbackPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"") + "\"";
+
+    /// <summary>initdb refuses to run as root: as root, the server runs as the unprivileged <c>postgres</c> user.</summary>
+    private static bool RunAsServerUser => Environment.IsPrivilegedProcess;
+
+    private static async Task GiveToServerUserAsync(string directory, CancellationToken cancellationToken)
+    {
+        if (RunAsServerUser)
+        {
+            await RunAsync("chown", ["-R", $"{SuperUser}:{SuperUser}", directory], cancellationToken, asServerUser: false);
+        }
+    }
+
+    private sealed record CommandResult(int ExitCode, string Output);
+
+    private static async Task<CommandResult> RunAsync(
+        string fileName,
+        IReadOnlyList<string> arguments,
+        CancellationToken cancellationToken,
+        bool allowFailure = false,
+        bool asServerUser = true)
+    {
+        var startInfo = new ProcessStartInfo
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        if (asServerUser && RunAsServerUser)
+        {
+            startInfo.FileName = "runuser";
+            foreach (var argument in (string[])["-u", SuperUser, "--", fileName])
+            {
+                startInfo.ArgumentList.Add(argument);
+            }
+        }
+        else
+        {
+            startInfo.FileName = fileName;
+        }
+
+        foreach (var argument in arguments)
+        {
+            startInfo.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(startInfo) ?? throw new InvalidOperationException($"Could not start {fileName}.");
+        // pg_ctl start leaves the server running with our pipes inherited unless its output is
+        // redirected; it is (-l), so reading to the end returns once pg_ctl itself exits.
+        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
+        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
+        await process.WaitForExitAsync(cancellationToken);
+        var output = await stdout + await stderr;
+        if (process.ExitCode != 0 && !allowFailure)
+        {
+            throw new PostgresStartException($"{Path.GetFileName(fileName)} {string.Join(' ', arguments)} failed ({process.ExitCode}): {output.Trim()}");
+        }
+
+        return new CommandResult(process.ExitCode, output);
+    }
+
+    private static void TryDeleteDirectory(string directory)
+    {
+        try
+        {
+            if (Directory.Exists(directory))
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+}
+
+public sealed class PostgresStartException(string message) : Exception(message);
