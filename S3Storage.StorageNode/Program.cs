@@ -1,12 +1,14 @@
-using S3Storage.Contracts.Metadata;
+using S3Storage.StorageNode;
+using S3Storage.StorageNode.Grpc;
 
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
-builder.AddMetadataStore();
+builder.AddStorageNode();
 
 var app = builder.Build();
 
 app.MapDefaultEndpoints();
+app.MapGrpcService<StorageNodeService>();
 
 app.Run();

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
@@ -36,7 +38,12 @@ public static partial class MetadataMigrator
 
         try
         {
-            var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
+            // Asking an empty database for its applied migrations logs a failed query; ask
+            // whether the history table exists first.
+            var historyExists = await db.GetService<IHistoryRepository>().ExistsAsync(cancellationToken);
+            var pending = historyExists
+                ? (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList()
+                : db.Database.GetMigrations().ToList();
             if (pending.Count == 0)
             {
                 LogUpToDate(logger, waited.ElapsedMilliseconds);

@@ -1,0 +1,142 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.IO.Hashing;
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
+using Microsoft.Win32.SafeHandles;
+
+namespace S3Storage.StorageNode.Chunks;
+
+/// <summary>
+/// Reads a stored chunk, checking every block against its CRC-32 before any of its bytes are
+/// handed out, and the SHA-256 too when the whole chunk is read. A failed check marks the
+/// chunk corrupt and ends the read with DataLoss, so a caller never receives a bad byte and
+/// can resume from another replica at the offset it reached.
+/// </summary>
+public sealed class ChunkReader(ChunkId id, FileStream file, ChunkFileHeader header, ChunkStore store) : IAsyncDisposable
+{
+    private string _foundBy = "read";
+
+    public ChunkId Id => id;
+
+    public ChunkFileHeader Header => header;
+
+    /// <summary>Verified bytes <c>[offset, offset + length)</c> of the chunk, in pieces of at most <paramref name="pieceSize"/> bytes; a piece is valid until the next is requested.</summary>
+    public async IAsyncEnumerable<ReadOnlyMemory<byte>> ReadAsync(
+        long offset,
+        long length,
+        int pieceSize,
+        ILogger logger,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        if (offset < 0 || length < 0 || offset > header.DataLength || length > header.DataLength - offset)
+        {
+            throw new ChunkStoreException(ChunkError.OutOfRange, $"Bytes {offset}..{offset + length} are outside chunk {id} of {header.DataLength} bytes.");
+        }
+
+        if (length == 0)
+        {
+            yield break;
+        }
+
+        var blockSize = header.BlockSize;
+        var firstBlock = offset / blockSize;
+        var lastBlock = (offset + length - 1) / blockSize;
+        var expected = await ReadChecksumsAsync(firstBlock, lastBlock, cancellationToken);
+        using var sha256 = offset == 0 && length == header.DataLength ? IncrementalHash.CreateHash(HashAlgorithmName.SHA256) : null;
+        var block = ArrayPool<byte>.Shared.Rent(blockSize);
+        try
+        {
+            for (var index = firstBlock; index <= lastBlock; index++)
+            {
+                var blockStart = index * blockSize;
+                var blockLength = (int)Math.Min(blockSize, header.DataLength - blockStart);
+                await ReadExactlyAsync(file.SafeFileHandle, block.AsMemory(0, blockLength), ChunkFileHeader.Length + blockStart, cancellationToken);
+
+                var checksum = Crc32.HashToUInt32(block.AsSpan(0, blockLength));
+                if (checksum != expected[index - firstBlock])
+                {
+                    store.MarkCorrupt(id, _foundBy, logger, $"block {index} (bytes {blockStart}..{blockStart + blockLength}) fails its CRC-32");
+                    throw new ChunkStoreException(ChunkError.DataLoss, $"Chunk {id} is corrupt at bytes {blockStart}..{blockStart + blockLength}; read another replica.");
+                }
+
+                sha256?.AppendData(block.AsSpan(0, blockLength));
+                var from = (int)Math.Max(0, offset - blockStart);
+                var to = (int)Math.Min(blockLength, offset + length - blockStart);
+                for (var position = from; position < to; position += pieceSize)
+                {
+                    var size = Math.Min(pieceSize, to - position);
+                    store.RecordRead(size);
+                    yield return block.AsMemory(position, size);
+                }
+            }
+
+            if (sha256 is not null && !sha256.GetHashAndReset().AsSpan().SequenceEqual(header.Sha256))
+            {
+                store.MarkCorrupt(id, _foundBy, logger, "its SHA-256 does not match the stored one");
+                throw new ChunkStoreException(ChunkError.DataLoss, $"Chunk {id} fails its SHA-256 check; read another replica.");
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(block);
+        }
+    }
+
+    /// <summary>Reads every block and checks the CRC-32s and the SHA-256; used by the scrub.</summary>
+    public async Task<bool> VerifyAsync(Func<long, CancellationToken, ValueTask> onBytesRead, ILogger logger, CancellationToken cancellationToken)
+    {
+        _foundBy = "scrub";
+        try
+        {
+            await foreach (var piece in ReadAsync(0, header.DataLength, header.BlockSize, logger, cancellationToken))
+            {
+                await onBytesRead(piece.Length, cancellationToken);
+            }
+
+            return true;
+        }
+        catch (ChunkStoreException e) when (e.Error == ChunkError.DataLoss)
+        {
+            return false;
+        }
+    }
+
+    public ValueTask DisposeAsync() => file.DisposeAsync();
+
+    private async Task<uint[]> ReadChecksumsAsync(long firstBlock, long lastBlock, CancellationToken cancellationToken)
+    {
+        var count = (int)(lastBlock - firstBlock + 1);
+        var bytes = ArrayPool<byte>.Shared.Rent(count * sizeof(uint));
+        try
+        {
+            await ReadExactlyAsync(file.SafeFileHandle, bytes.AsMemory(0, count * sizeof(uint)), header.TrailerOffset + (firstBlock * sizeof(uint)), cancellationToken);
+            var checksums = new uint[count];
+            for (var i = 0; i < count; i++)
+            {
+                checksums[i] = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(i * sizeof(uint)));
+            }
+
+            return checksums;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(bytes);
+        }
+    }
+
+    private async Task ReadExactlyAsync(SafeFileHandle handle, Memory<byte> destination, long fileOffset, CancellationToken cancellationToken)
+    {
+        while (!destination.IsEmpty)
+        {
+            var read = await RandomAccess.ReadAsync(handle, destination, fileOffset, cancellationToken);
+            if (read == 0)
+            {
+                throw new ChunkStoreException(ChunkError.DataLoss, $"Chunk {id} ended early on disk.");
+            }
+
+            destination = destination[read..];
+            fileOffset += read;
+        }
+    }
+}

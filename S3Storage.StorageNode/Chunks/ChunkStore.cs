@@ -1,0 +1,523 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.IO.Hashing;
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
+using Microsoft.Extensions.Options;
+using S3Storage.StorageNode.Telemetry;
+
+namespace S3Storage.StorageNode.Chunks;
+
+/// <summary>What the writer of a chunk promises about it.</summary>
+public sealed record ChunkDescriptor(ChunkId Id, long Size, byte[] Sha256, Guid FileId, int ChunkNumber);
+
+/// <summary>A chunk on disk, as listed.</summary>
+public sealed record StoredChunkEntry(ChunkId Id, ChunkFileHeader Header);
+
+/// <summary>
+/// Chunks on local disk, one file each under <c>chunks/ab/cd/&lt;chunk_id&gt;</c>
+/// (<c>ab</c>, <c>cd</c>: the id's first four hex digits). Writes go to <c>tmp/</c> on the same
+/// volume and are renamed into place only once complete, verified and fsynced, so a chunk
+/// file that exists is always whole.
+/// </summary>
+public sealed class ChunkStore
+{
+    /// <summary>Bytes covered by one CRC-32 in the trailer: a read verifies (and may read ahead) at most this much before sending.</summary>
+    public const int ChecksumBlockSize = 1024 * 1024;
+
+    private readonly NodeMetrics _metrics;
+    private readonly ConcurrentDictionary<string, byte> _knownCorrupt = new(StringComparer.Ordinal);
+    private long _chunkCount;
+    private long _usedBytes;
+    private long _bytesWritten;
+    private long _bytesRead;
+    private long _ioErrors;
+
+    public ChunkStore(IOptions<NodeOptions> options, NodeMetrics metrics)
+    {
+        _metrics = metrics;
+        Root = Path.GetFullPath(options.Value.DataDir);
+        ChunksDirectory = Path.Combine(Root, "chunks");
+        TempDirectory = Path.Combine(Root, "tmp");
+        metrics.Meter.CreateObservableGauge("s3storage.node.chunks", () => Interlocked.Read(ref _chunkCount), "{chunk}", "Chunks stored on this node.");
+        metrics.Meter.CreateObservableGauge("s3storage.node.space.used", () => Interlocked.Read(ref _usedBytes), "By", "Bytes of chunk files on this node.");
+        metrics.Meter.CreateObservableGauge("s3storage.node.space.free", () => FreeSpace(), "By", "Free bytes on the node's data volume.");
+    }
+
+    public string Root { get; }
+
+    public string ChunksDirectory { get; }
+
+    public string TempDirectory { get; }
+
+    public long ChunkCount => Interlocked.Read(ref _chunkCount);
+
+    public long UsedBytes => Interlocked.Read(ref _usedBytes);
+
+    public long CorruptCount => _knownCorrupt.Count;
+
+    public long BytesWritten => Interlocked.Read(ref _bytesWritten);
+
+    public long BytesRead => Interlocked.Read(ref _bytesRead);
+
+    public long IoErrors => Interlocked.Read(ref _ioErrors);
+
+    /// <summary>Set when the node shuts down or drains: new chunks are refused, reads go on.</summary>
+    public bool Draining { get; set; }
+
+    public long FreeSpace() => new DriveInfo(Root).AvailableFreeSpace;
+
+    public long TotalSpace() => new DriveInfo(Root).TotalSize;
+
+    /// <summary>Creates the layout, removes temporary files left by a crash, and counts what is stored.</summary>
+    public void Initialize(TimeSpan tempFileMaxAge, ILogger logger)
+    {
+        Directory.CreateDirectory(ChunksDirectory);
+        Directory.CreateDirectory(TempDirectory);
+
+        var removed = 0;
+        foreach (var temp in new DirectoryInfo(TempDirectory).EnumerateFiles())
+        {
+            if (DateTime.UtcNow - temp.LastWriteTimeUtc >= tempFileMaxAge)
+            {
+                temp.Delete();
+                removed++;
+            }
+        }
+
+        long count = 0, bytes = 0;
+        foreach (var file in new DirectoryInfo(ChunksDirectory).EnumerateFiles("*", SearchOption.AllDirectories))
+        {
+            count++;
+            bytes += file.Length;
+        }
+
+        Interlocked.Exchange(ref _chunkCount, count);
+        Interlocked.Exchange(ref _usedBytes, bytes);
+        ChunkStoreLog.Initialized(logger, Root, count, bytes, removed);
+    }
+
+    public string PathOf(ChunkId id) => Path.Combine(ChunksDirectory, id.Value[..2], id.Value[2..4], id.Value);
+
+    /// <summary>The stored chunk's header, or null when the node does not hold it.</summary>
+    public async Task<ChunkFileHeader?> TryReadHeaderAsync(ChunkId id, CancellationToken cancellationToken)
+    {
+        var path = PathOf(id);
+        try
+        {
+            await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
+            return await ReadHeaderAsync(file, id, cancellationToken);
+        }
+        catch (FileNotFoundException)
+        {
+            return null;
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    public bool IsKnownCorrupt(ChunkId id) => _knownCorrupt.ContainsKey(id.Value);
+
+    /// <summary>
+    /// Stores a chunk from <paramref name="data"/>. Returns false, without reading the data,
+    /// when the node already holds the same chunk with the same hash.
+    /// </summary>
+    public async Task<bool> WriteAsync(ChunkDescriptor chunk, IAsyncEnumerable<ReadOnlyMemory<byte>> data, CancellationToken cancellationToken)
+    {
+        if (Draining)
+        {
+            throw new ChunkStoreException(ChunkError.Draining, "The node is shutting down and accepts no new chunks.");
+        }
+
+        var existing = await TryReadHeaderOrCorruptAsync(chunk.Id, cancellationToken);
+        // A chunk known to be corrupt is replaced by the next put: that is how repair heals it.
+        var replacingCorrupt = IsKnownCorrupt(chunk.Id);
+        if (existing is not null && !replacingCorrupt)
+        {
+            return SameChunk(existing, chunk)
+                ? false
+                : throw Conflict(chunk, existing);
+        }
+
+        var finalPath = PathOf(chunk.Id);
+        var tempPath = Path.Combine(TempDirectory, $"{chunk.Id.Value}.{Guid.NewGuid():N}.tmp");
+        var header = new ChunkFileHeader(chunk.Size, chunk.Sha256, chunk.FileId, chunk.ChunkNumber, DateTimeOffset.UtcNow, ChecksumBlockSize);
+        var committed = false;
+        try
+        {
+            await WriteTempFileAsync(tempPath, header, data, cancellationToken);
+            committed = await PublishAsync(tempPath, finalPath, chunk, header, replacingCorrupt, cancellationToken);
+            return committed;
+        }
+        // .NET reports a failed preallocation as a plain IOException, without the errno.
+        catch (IOException e) when (DiskErrors.IsDiskFull(e) || SafeFreeSpace() is >= 0 and var free && free < header.FileLength)
+        {
+            RecordIoError("disk_full");
+            throw new ChunkStoreException(ChunkError.DiskFull, $"The node's disk is full: chunk {chunk.Id} needs {header.FileLength} bytes, {SafeFreeSpace()} are free.", e);
+        }
+        catch (IOException e)
+        {
+            RecordIoError("write");
+            throw new ChunkStoreException(ChunkError.IoError, $"Writing chunk {chunk.Id} failed: {e.Message}", e);
+        }
+        finally
+        {
+            if (!committed)
+            {
+                TryDelete(tempPath);
+            }
+        }
+    }
+
+    private async Task WriteTempFileAsync(string tempPath, ChunkFileHeader header, IAsyncEnumerable<ReadOnlyMemory<byte>> data, CancellationToken cancellationToken)
+    {
+        var options = new FileStreamOptions
+        {
+            Mode = FileMode.CreateNew,
+            Access = FileAccess.Write,
+            Share = FileShare.None,
+            // Our writes are already large; a second buffer would only copy.
+            BufferSize = 0,
+            // Reserving the whole file first finds a full disk before any byte is written,
+            // and keeps the file contiguous.
+            PreallocationSize = header.FileLength,
+        };
+
+        await using var file = new FileStream(tempPath, options);
+        var buffer = ArrayPool<byte>.Shared.Rent(ChunkFileHeader.Length);
+        using var sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var blockChecksums = new BlockChecksums(header.DataLength, header.BlockSize);
+        try
+        {
+            header.Write(buffer);
+            await file.WriteAsync(buffer.AsMemory(0, ChunkFileHeader.Length), cancellationToken);
+
+            long received = 0;
+            await foreach (var segment in data.WithCancellation(cancellationToken))
+            {
+                received += segment.Length;
+                if (received > header.DataLength)
+                {
+                    throw new ChunkStoreException(ChunkError.InvalidArgument, $"The header announced {header.DataLength} bytes, but more arrived.");
+                }
+
+                sha256.AppendData(segment.Span);
+                blockChecksums.Append(segment.Span);
+                await file.WriteAsync(segment, cancellationToken);
+            }
+
+            if (received != header.DataLength)
+            {
+                throw new ChunkStoreException(ChunkError.InvalidArgument, $"The header announced {header.DataLength} bytes, but {received} arrived.");
+            }
+
+            var actual = sha256.GetHashAndReset();
+            if (!actual.AsSpan().SequenceEqual(header.Sha256))
+            {
+                throw new ChunkStoreException(
+                    ChunkError.DataLoss,
+                    $"The data's SHA-256 is {Convert.ToHexStringLower(actual)}, not the {header.Sha256Hex} the header announced; the chunk was not stored.");
+            }
+
+            await file.WriteAsync(blockChecksums.ToBytes(), cancellationToken);
+            // fsync before rename: once the chunk has its name, its bytes are on disk.
+            file.Flush(flushToDisk: true);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private async Task<bool> PublishAsync(string tempPath, string finalPath, ChunkDescriptor chunk, ChunkFileHeader header, bool replacingCorrupt, CancellationToken cancellationToken)
+    {
+        var directory = Path.GetDirectoryName(finalPath)!;
+        EnsureDirectory(directory);
+        var replacedLength = replacingCorrupt && File.Exists(finalPath) ? new FileInfo(finalPath).Length : 0;
+        try
+        {
+            File.Move(tempPath, finalPath, overwrite: replacingCorrupt);
+        }
+        catch (IOException) when (!replacingCorrupt && File.Exists(finalPath))
+        {
+            // Another put of the same id finished first.
+            var existing = await TryReadHeaderAsync(chunk.Id, cancellationToken);
+            return existing is not null && SameChunk(existing, chunk)
+                ? false
+                : throw Conflict(chunk, existing);
+        }
+
+        // fsync the directory: the rename itself must survive a power cut.
+        DirectorySync.Flush(directory);
+        _knownCorrupt.TryRemove(chunk.Id.Value, out _);
+        if (replacedLength == 0)
+        {
+            Interlocked.Increment(ref _chunkCount);
+        }
+
+        Interlocked.Add(ref _usedBytes, header.FileLength - replacedLength);
+
+        Interlocked.Add(ref _bytesWritten, header.DataLength);
+        _metrics.ChunkWritten(header.DataLength);
+        return true;
+    }
+
+    /// <summary>Opens a chunk for reading; NotFound when absent, DataLoss when its file is damaged.</summary>
+    public async Task<ChunkReader> OpenReadAsync(ChunkId id, CancellationToken cancellationToken)
+    {
+        if (IsKnownCorrupt(id))
+        {
+            throw new ChunkStoreException(ChunkError.DataLoss, $"Chunk {id} is corrupt on this node; read another replica.");
+        }
+
+        FileStream file;
+        try
+        {
+            file = new FileStream(PathOf(id), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0, FileOptions.SequentialScan);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new ChunkStoreException(ChunkError.NotFound, $"This node holds no chunk {id}.");
+        }
+
+        try
+        {
+            var header = await ReadHeaderAsync(file, id, cancellationToken);
+            return new ChunkReader(id, file, header, this);
+        }
+        catch
+        {
+            await file.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Removes a chunk; false when it was not there (deleting is idempotent).</summary>
+    public Task<(bool Existed, long BytesFreed)> DeleteAsync(ChunkId id)
+    {
+        var path = PathOf(id);
+        var info = new FileInfo(path);
+        if (!info.Exists)
+        {
+            return Task.FromResult((false, 0L));
+        }
+
+        var length = info.Length;
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return Task.FromResult((false, 0L));
+        }
+
+        DirectorySync.Flush(Path.GetDirectoryName(path)!);
+        _knownCorrupt.TryRemove(id.Value, out _);
+        Interlocked.Decrement(ref _chunkCount);
+        Interlocked.Add(ref _usedBytes, -length);
+        return Task.FromResult((true, length));
+    }
+
+    /// <summary>Every chunk, in id order, after <paramref name="startAfter"/> when given. Streams: memory does not grow with the chunk count.</summary>
+    public async IAsyncEnumerable<StoredChunkEntry> ListAsync(string? startAfter, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        startAfter ??= "";
+        foreach (var first in SortedSubdirectories(ChunksDirectory))
+        {
+            // The directories are the id's leading hex digits, so whole directories before
+            // startAfter are skipped without being read.
+            var firstName = Path.GetFileName(first);
+            if (string.CompareOrdinal(firstName, startAfter[..Math.Min(2, startAfter.Length)]) < 0)
+            {
+                continue;
+            }
+
+            foreach (var second in SortedSubdirectories(first))
+            {
+                var prefix = firstName + Path.GetFileName(second);
+                if (string.CompareOrdinal(prefix, startAfter[..Math.Min(4, startAfter.Length)]) < 0)
+                {
+                    continue;
+                }
+
+                var names = Directory.EnumerateFiles(second).Select(Path.GetFileName).Order(StringComparer.Ordinal);
+                foreach (var name in names)
+                {
+                    if (string.CompareOrdinal(name, startAfter) <= 0 || !ChunkId.TryParse(name, out var id))
+                    {
+                        continue;
+                    }
+
+                    var header = await TryReadHeaderOrCorruptAsync(id.Value, cancellationToken);
+                    if (header is not null)
+                    {
+                        yield return new StoredChunkEntry(id.Value, header);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Records a chunk whose bytes fail their checksums: reads refuse it and a put may replace it.</summary>
+    public void MarkCorrupt(ChunkId id, string foundBy, ILogger logger, string reason)
+    {
+        if (_knownCorrupt.TryAdd(id.Value, 0))
+        {
+            _metrics.CorruptChunk(foundBy);
+            ChunkStoreLog.Corrupt(logger, id.Value, foundBy, reason);
+        }
+    }
+
+    internal void RecordRead(long bytes)
+    {
+        Interlocked.Add(ref _bytesRead, bytes);
+        _metrics.BytesRead(bytes);
+    }
+
+    internal void RecordIoError(string kind)
+    {
+        Interlocked.Increment(ref _ioErrors);
+        _metrics.IoError(kind);
+    }
+
+    private async Task<ChunkFileHeader?> TryReadHeaderOrCorruptAsync(ChunkId id, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await TryReadHeaderAsync(id, cancellationToken);
+        }
+        catch (ChunkStoreException e) when (e.Error == ChunkError.DataLoss)
+        {
+            _knownCorrupt.TryAdd(id.Value, 0);
+            return null;
+        }
+    }
+
+    private static async Task<ChunkFileHeader> ReadHeaderAsync(FileStream file, ChunkId id, CancellationToken cancellationToken)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(ChunkFileHeader.Length);
+        try
+        {
+            var read = await file.ReadAtLeastAsync(buffer.AsMemory(0, ChunkFileHeader.Length), ChunkFileHeader.Length, throwOnEndOfStream: false, cancellationToken);
+            var header = read == ChunkFileHeader.Length ? ChunkFileHeader.TryRead(buffer) : null;
+            if (header is null)
+            {
+                throw new ChunkStoreException(ChunkError.DataLoss, $"Chunk {id} has a damaged header.");
+            }
+
+            if (file.Length != header.FileLength)
+            {
+                throw new ChunkStoreException(ChunkError.DataLoss, $"Chunk {id} is {file.Length} bytes on disk; a complete chunk of {header.DataLength} bytes is {header.FileLength}.");
+            }
+
+            return header;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static bool SameChunk(ChunkFileHeader existing, ChunkDescriptor chunk) =>
+        existing.DataLength == chunk.Size && existing.Sha256.AsSpan().SequenceEqual(chunk.Sha256);
+
+    private static ChunkStoreException Conflict(ChunkDescriptor chunk, ChunkFileHeader? existing) =>
+        new(ChunkError.Conflict,
+            $"Chunk {chunk.Id} is already stored with SHA-256 {existing?.Sha256Hex ?? "(unreadable)"} and {existing?.DataLength} bytes; refusing different content ({Convert.ToHexStringLower(chunk.Sha256)}, {chunk.Size} bytes).");
+
+    private static IEnumerable<string> SortedSubdirectories(string directory) =>
+        Directory.Exists(directory)
+            ? Directory.EnumerateDirectories(directory).Order(StringComparer.Ordinal)
+            : [];
+
+    private void EnsureDirectory(string directory)
+    {
+        if (Directory.Exists(directory))
+        {
+            return;
+        }
+
+        var parent = Path.GetDirectoryName(directory)!;
+        EnsureDirectory(parent);
+        Directory.CreateDirectory(directory);
+        // A new directory entry is durable only once its parent is fsynced.
+        DirectorySync.Flush(parent);
+    }
+
+    private long SafeFreeSpace()
+    {
+        try
+        {
+            return FreeSpace();
+        }
+        catch (IOException)
+        {
+            return -1;
+        }
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    /// <summary>Running CRC-32s over fixed blocks of the data, written as the chunk file's trailer.</summary>
+    private sealed class BlockChecksums(long dataLength, int blockSize)
+    {
+        private readonly uint[] _checksums = new uint[dataLength == 0 ? 0 : ((dataLength - 1) / blockSize) + 1];
+        private readonly Crc32 _current = new();
+        private int _filled;
+        private int _next;
+
+        public void Append(ReadOnlySpan<byte> data)
+        {
+            while (!data.IsEmpty)
+            {
+                var take = Math.Min(data.Length, blockSize - _filled);
+                _current.Append(data[..take]);
+                _filled += take;
+                data = data[take..];
+                if (_filled == blockSize)
+                {
+                    Complete();
+                }
+            }
+        }
+
+        public byte[] ToBytes()
+        {
+            if (_filled > 0)
+            {
+                Complete();
+            }
+
+            var bytes = new byte[_checksums.Length * sizeof(uint)];
+            for (var i = 0; i < _checksums.Length; i++)
+            {
+                BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(i * sizeof(uint)), _checksums[i]);
+            }
+
+            return bytes;
+        }
+
+        private void Complete()
+        {
+            _checksums[_next++] = _current.GetCurrentHashAsUInt32();
+            _current.Reset();
+            _filled = 0;
+        }
+    }
+}

@@ -1,0 +1,193 @@
+using System.Runtime.CompilerServices;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using global::Grpc.Core;
+using Microsoft.Extensions.Options;
+using S3Storage.Contracts.Configuration;
+using S3Storage.Contracts.Storage;
+using S3Storage.StorageNode.Chunks;
+using S3Storage.StorageNode.Cluster;
+using NodeServiceBase = S3Storage.Contracts.Storage.StorageNode.StorageNodeBase;
+
+namespace S3Storage.StorageNode.Grpc;
+
+/// <summary>The node's gRPC face: every call of storage.proto, over the chunk store.</summary>
+public sealed class StorageNodeService(
+    ChunkStore store,
+    NodeIdentity identity,
+    IOptions<NodeOptions> nodeOptions,
+    IOptions<StorageOptions> storageOptions,
+    ILogger<StorageNodeService> logger) : NodeServiceBase
+{
+    /// <summary>
+    /// Bytes per data message. 64 KiB keeps each protobuf ByteString off the large object heap
+    /// (85 KB); the spike in ../shared/reference/toolchain-notes.md measured 1 MiB messages
+    /// slower than 64 KiB for exactly that reason.
+    /// </summary>
+    public const int DataMessageSize = 64 * 1024;
+
+    private const int DefaultListBatch = 1000;
+    private const int MaxListBatch = 10_000;
+
+    public override async Task<PutChunkResponse> PutChunk(IAsyncStreamReader<PutChunkRequest> requestStream, ServerCallContext context)
+    {
+        var cancellationToken = context.CancellationToken;
+        if (!await requestStream.MoveNext(cancellationToken) || requestStream.Current.PayloadCase != PutChunkRequest.PayloadOneofCase.Header)
+        {
+            throw new ChunkStoreException(ChunkError.InvalidArgument, "The first message of PutChunk must be the chunk header.");
+        }
+
+        var chunk = Describe(requestStream.Current.Header);
+        var stored = await store.WriteAsync(chunk, DataMessages(requestStream, cancellationToken), cancellationToken);
+        return new PutChunkResponse
+        {
+            ChunkId = chunk.Id.Value,
+            Size = chunk.Size,
+            Sha256 = Convert.ToHexStringLower(chunk.Sha256),
+            AlreadyPresent = !stored,
+        };
+    }
+
+    public override async Task GetChunk(GetChunkRequest request, IServerStreamWriter<GetChunkResponse> responseStream, ServerCallContext context)
+    {
+        var id = ChunkId.Parse(request.ChunkId);
+        await using var reader = await store.OpenReadAsync(id, context.CancellationToken);
+        var header = reader.Header;
+        if (request.Offset < 0 || request.Offset > header.DataLength)
+        {
+            throw new ChunkStoreException(ChunkError.OutOfRange, $"Offset {request.Offset} is outside chunk {id} of {header.DataLength} bytes.");
+        }
+
+        var length = request.HasLength ? request.Length : header.DataLength - request.Offset;
+        await responseStream.WriteAsync(
+            new GetChunkResponse { Info = new ChunkInfo { ChunkId = id.Value, Size = header.DataLength, Sha256 = header.Sha256Hex } },
+            context.CancellationToken);
+
+        await foreach (var piece in reader.ReadAsync(request.Offset, length, DataMessageSize, logger, context.CancellationToken))
+        {
+            // The piece is a pooled buffer: WriteAsync has serialized it into the response
+            // before it returns, so wrapping it without a copy is safe.
+            await responseStream.WriteAsync(new GetChunkResponse { Data = UnsafeByteOperations.UnsafeWrap(piece) }, context.CancellationToken);
+        }
+    }
+
+    public override async Task<DeleteChunkResponse> DeleteChunk(DeleteChunkRequest request, ServerCallContext context)
+    {
+        var (existed, bytesFreed) = await store.DeleteAsync(ChunkId.Parse(request.ChunkId));
+        return new DeleteChunkResponse { Existed = existed, BytesFreed = bytesFreed };
+    }
+
+    public override Task<HealthCheckResponse> HealthCheck(HealthCheckRequest request, ServerCallContext context)
+    {
+        var response = new HealthCheckResponse
+        {
+            ServerId = identity.ServerId.ToString("D"),
+            Name = nodeOptions.Value.Name,
+            CorruptChunks = store.CorruptCount,
+            Status = HealthCheckResponse.Types.ServingStatus.Serving,
+        };
+        if (store.Draining)
+        {
+            response.Status = HealthCheckResponse.Types.ServingStatus.Draining;
+            response.Detail = "shutting down: reads are served, new chunks are refused";
+        }
+        else if (store.CorruptCount > 0)
+        {
+            response.Detail = $"{store.CorruptCount} corrupt chunks found; their other replicas must be copied back";
+        }
+
+        return Task.FromResult(response);
+    }
+
+    public override Task<GetStatsResponse> GetStats(GetStatsRequest request, ServerCallContext context) =>
+        Task.FromResult(new GetStatsResponse
+        {
+            ServerId = identity.ServerId.ToString("D"),
+            Name = nodeOptions.Value.Name,
+            TotalSpace = store.TotalSpace(),
+            AvailableSpace = store.FreeSpace(),
+            UsedSpace = store.UsedBytes,
+            ChunkCount = store.ChunkCount,
+            CorruptChunks = store.CorruptCount,
+            BytesWritten = store.BytesWritten,
+            BytesRead = store.BytesRead,
+            IoErrors = store.IoErrors,
+            StartedAt = Timestamp.FromDateTimeOffset(identity.StartedAt),
+        });
+
+    public override async Task ListChunks(ListChunksRequest request, IServerStreamWriter<ListChunksResponse> responseStream, ServerCallContext context)
+    {
+        if (request.BatchSize is < 0 or > MaxListBatch)
+        {
+            throw new ChunkStoreException(ChunkError.InvalidArgument, $"batch_size must be between 0 and {MaxListBatch}, not {request.BatchSize}.");
+        }
+
+        var batchSize = request.BatchSize == 0 ? DefaultListBatch : request.BatchSize;
+        var batch = new ListChunksResponse();
+        await foreach (var entry in store.ListAsync(request.StartAfter, context.CancellationToken))
+        {
+            batch.Chunks.Add(new ChunkEntry
+            {
+                ChunkId = entry.Id.Value,
+                Size = entry.Header.DataLength,
+                Sha256 = entry.Header.Sha256Hex,
+                FileId = entry.Header.FileId.ToString("D"),
+                ChunkNumber = entry.Header.ChunkNumber,
+                StoredAt = Timestamp.FromDateTimeOffset(entry.Header.StoredAt),
+            });
+            if (batch.Chunks.Count == batchSize)
+            {
+                await responseStream.WriteAsync(batch, context.CancellationToken);
+                batch = new ListChunksResponse();
+            }
+        }
+
+        if (batch.Chunks.Count > 0)
+        {
+            await responseStream.WriteAsync(batch, context.CancellationToken);
+        }
+    }
+
+    private ChunkDescriptor Describe(ChunkHeader header)
+    {
+        var id = ChunkId.Parse(header.ChunkId);
+        var maxSize = storageOptions.Value.MaxFileSize;
+        if (header.Size < 0 || header.Size > maxSize)
+        {
+            throw new ChunkStoreException(ChunkError.InvalidArgument, $"Chunk size {header.Size} is outside 0..{maxSize}.");
+        }
+
+        if (header.Sha256.Length != 64 || !header.Sha256.All(c => c is (>= '0' and <= '9') or (>= 'a' and <= 'f')))
+        {
+            throw new ChunkStoreException(ChunkError.InvalidArgument, $"sha256 must be 64 lowercase hex digits, not '{header.Sha256}'.");
+        }
+
+        var fileId = Guid.Empty;
+        if (header.FileId.Length > 0 && !Guid.TryParseExact(header.FileId, "D", out fileId))
+        {
+            throw new ChunkStoreException(ChunkError.InvalidArgument, $"file_id must be a UUID, not '{header.FileId}'.");
+        }
+
+        if (header.ChunkNumber < 0)
+        {
+            throw new ChunkStoreException(ChunkError.InvalidArgument, $"chunk_number must not be negative, not {header.ChunkNumber}.");
+        }
+
+        return new ChunkDescriptor(id, header.Size, Convert.FromHexString(header.Sha256), fileId, header.ChunkNumber);
+    }
+
+    private static async IAsyncEnumerable<ReadOnlyMemory<byte>> DataMessages(
+        IAsyncStreamReader<PutChunkRequest> requestStream,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        while (await requestStream.MoveNext(cancellationToken))
+        {
+            if (requestStream.Current.PayloadCase != PutChunkRequest.PayloadOneofCase.Data)
+            {
+                throw new ChunkStoreException(ChunkError.InvalidArgument, "Only data messages may follow the chunk header.");
+            }
+
+            yield return requestStream.Current.Data.Memory;
+        }
+    }
+}

@@ -1,0 +1,62 @@
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+using S3Storage.Contracts.Configuration;
+using S3Storage.Contracts.Metadata;
+using S3Storage.StorageNode.Chunks;
+using S3Storage.StorageNode.Cluster;
+using S3Storage.StorageNode.Grpc;
+using S3Storage.StorageNode.Scrub;
+using S3Storage.StorageNode.Telemetry;
+
+namespace S3Storage.StorageNode;
+
+public static class StorageNodeExtensions
+{
+    /// <summary>
+    /// HTTP/2 flow-control windows for chunk streams. The 64 KiB defaults stall a fast sender
+    /// every few messages; 16 MiB windows took a gateway-to-node PUT from ~150 to ~240 MB/s in
+    /// the spike (../shared/reference/toolchain-notes.md) at a cost of at most 16 MiB buffered
+    /// per stream.
+    /// </summary>
+    public const int Http2WindowSize = 16 * 1024 * 1024;
+
+    public static IHostApplicationBuilder AddStorageNode(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<NodeOptions>().Bind(builder.Configuration.GetSection(NodeOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<StorageOptions>().Bind(builder.Configuration.GetSection(StorageOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+
+        // Chunk streams can outlast the default 30 s: shutdown waits for them (Node:ShutdownTimeout).
+        var shutdownTimeout = builder.Configuration.GetSection(NodeOptions.SectionName).GetValue(nameof(NodeOptions.ShutdownTimeout), new NodeOptions().ShutdownTimeout);
+        services.Configure<HostOptions>(host => host.ShutdownTimeout = shutdownTimeout + TimeSpan.FromSeconds(10));
+
+        services.Configure<KestrelServerOptions>(kestrel =>
+        {
+            // The node's only traffic is chunk streams; the size limit is Storage:MaxFileSize,
+            // checked against each chunk's header.
+            kestrel.Limits.MaxRequestBodySize = null;
+            kestrel.Limits.Http2.InitialConnectionWindowSize = Http2WindowSize;
+            kestrel.Limits.Http2.InitialStreamWindowSize = Http2WindowSize;
+        });
+
+        builder.AddMetadataStore();
+        services.AddScoped<ServerRegistry>();
+
+        services.AddSingleton<NodeMetrics>();
+        services.AddSingleton<NodeIdentity>();
+        services.AddSingleton<ChunkStore>();
+        services.AddSingleton<InFlightCalls>();
+        services.AddHostedService<ChunkStoreInitializer>();
+        services.AddHostedService<NodeRegistrationService>();
+        services.AddHostedService<ScrubService>();
+
+        services.AddGrpc(grpc => grpc.Interceptors.Add<ChunkErrorInterceptor>());
+
+        services.AddOpenTelemetry()
+            .WithMetrics(metrics => metrics.AddMeter(NodeMetrics.MeterName))
+            .WithTracing(tracing => tracing.AddSource(NodeMetrics.ActivitySourceName));
+
+        return builder;
+    }
+}
