@@ -65,9 +65,7 @@ public sealed class ChunkReader(ChunkId id, FileStream file, ChunkFileHeader hea
                 var to = (int)Math.Min(blockLength, offset + length - blockStart);
                 for (var position = from; position < to; position += pieceSize)
                 {
-                    var size = Math.Min(pieceSize, to - position);
-                    store.RecordRead(size);
-                    yield return block.AsMemory(position, size);
+                    yield return block.AsMemory(position, Math.Min(pieceSize, to - position));
                 }
             }
 

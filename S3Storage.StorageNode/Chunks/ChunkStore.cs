@@ -372,7 +372,8 @@ public sealed class ChunkStore
         }
     }
 
-    internal void RecordRead(long bytes)
+    /// <summary>Counts chunk bytes sent to a caller (not the scrub's reads).</summary>
+    public void RecordRead(long bytes)
     {
         Interlocked.Add(ref _bytesRead, bytes);
         _metrics.BytesRead(bytes);

@@ -68,6 +68,7 @@ public sealed class StorageNodeService(
             // The piece is a pooled buffer: WriteAsync has serialized it into the response
             // before it returns, so wrapping it without a copy is safe.
             await responseStream.WriteAsync(new GetChunkResponse { Data = UnsafeByteOperations.UnsafeWrap(piece) }, context.CancellationToken);
+            store.RecordRead(piece.Length);
         }
     }
 
