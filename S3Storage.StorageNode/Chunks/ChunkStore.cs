@@ -9,8 +9,8 @@ using S3Storage.StorageNode.Telemetry;
 
 namespace S3Storage.StorageNode.Chunks;
 
-/// <summary>What the writer of a chunk promises about it.</summary>
-public sealed record ChunkDescriptor(ChunkId Id, long Size, byte[] Sha256, Guid FileId, int ChunkNumber);
+/// <summary>What the writer of a chunk promises about it; <see cref="Sha256"/> is null when a trailer brings it after the data.</summary>
+public sealed record ChunkDescriptor(ChunkId Id, long Size, byte[]? Sha256, Guid FileId, int ChunkNumber);
 
 /// <summary>A chunk on disk, as listed.</summary>
 public sealed record StoredChunkEntry(ChunkId Id, ChunkFileHeader Header);
@@ -122,10 +122,11 @@ public sealed class ChunkStore
     public bool IsKnownCorrupt(ChunkId id) => _knownCorrupt.ContainsKey(id.Value);
 
     /// <summary>
-    /// Stores a chunk from <paramref name="data"/>. Returns false, without reading the data,
-    /// when the node already holds the same chunk with the same hash.
+    /// Stores a chunk from <paramref name="data"/>. Returns false when the node already holds
+    /// the same chunk with the same hash (without reading the data when the hash came first).
+    /// <paramref name="trailerSha256"/> gives the hash sent after the data, if any.
     /// </summary>
-    public async Task<bool> WriteAsync(ChunkDescriptor chunk, IAsyncEnumerable<ReadOnlyMemory<byte>> data, CancellationToken cancellationToken)
+    public async Task<bool> WriteAsync(ChunkDescriptor chunk, IAsyncEnumerable<ReadOnlyMemory<byte>> data, Func<byte[]?> trailerSha256, CancellationToken cancellationToken)
     {
         if (Draining)
         {
@@ -135,21 +136,21 @@ public sealed class ChunkStore
         var existing = await TryReadHeaderOrCorruptAsync(chunk.Id, cancellationToken);
         // A chunk known to be corrupt is replaced by the next put: that is how repair heals it.
         var replacingCorrupt = IsKnownCorrupt(chunk.Id);
-        if (existing is not null && !replacingCorrupt)
+        if (existing is not null && !replacingCorrupt && chunk.Sha256 is not null)
         {
-            return SameChunk(existing, chunk)
+            return SameChunk(existing, chunk.Size, chunk.Sha256)
                 ? false
-                : throw Conflict(chunk, existing);
+                : throw Conflict(chunk.Id, chunk.Size, chunk.Sha256, existing);
         }
 
         var finalPath = PathOf(chunk.Id);
         var tempPath = Path.Combine(TempDirectory, $"{chunk.Id.Value}.{Guid.NewGuid():N}.tmp");
-        var header = new ChunkFileHeader(chunk.Size, chunk.Sha256, chunk.FileId, chunk.ChunkNumber, DateTimeOffset.UtcNow, ChecksumBlockSize);
+        var header = new ChunkFileHeader(chunk.Size, chunk.Sha256 ?? new byte[32], chunk.FileId, chunk.ChunkNumber, DateTimeOffset.UtcNow, ChecksumBlockSize);
         var committed = false;
         try
         {
-            await WriteTempFileAsync(tempPath, header, data, cancellationToken);
-            committed = await PublishAsync(tempPath, finalPath, chunk, header, replacingCorrupt, cancellationToken);
+            header = await WriteTempFileAsync(tempPath, header, chunk.Sha256, data, trailerSha256, cancellationToken);
+            committed = await PublishAsync(tempPath, finalPath, chunk.Id, header, replacingCorrupt, cancellationToken);
             return committed;
         }
         // .NET reports a failed preallocation as a plain IOException, without the errno.
@@ -172,7 +173,13 @@ public sealed class ChunkStore
         }
     }
 
-    private async Task WriteTempFileAsync(string tempPath, ChunkFileHeader header, IAsyncEnumerable<ReadOnlyMemory<byte>> data, CancellationToken cancellationToken)
+    private async Task<ChunkFileHeader> WriteTempFileAsync(
+        string tempPath,
+        ChunkFileHeader header,
+        byte[]? headerSha256,
+        IAsyncEnumerable<ReadOnlyMemory<byte>> data,
+        Func<byte[]?> trailerSha256,
+        CancellationToken cancellationToken)
     {
         var options = new FileStreamOptions
         {
@@ -215,16 +222,34 @@ public sealed class ChunkStore
             }
 
             var actual = sha256.GetHashAndReset();
-            if (!actual.AsSpan().SequenceEqual(header.Sha256))
+            var trailer = trailerSha256();
+            if (headerSha256 is not null && trailer is not null && !trailer.AsSpan().SequenceEqual(headerSha256))
+            {
+                throw new ChunkStoreException(ChunkError.InvalidArgument, "The trailer's SHA-256 differs from the header's.");
+            }
+
+            var expected = headerSha256 ?? trailer
+                ?? throw new ChunkStoreException(ChunkError.InvalidArgument, "No SHA-256 was sent: give it in the header or in a trailer after the data.");
+            if (!actual.AsSpan().SequenceEqual(expected))
             {
                 throw new ChunkStoreException(
                     ChunkError.DataLoss,
-                    $"The data's SHA-256 is {Convert.ToHexStringLower(actual)}, not the {header.Sha256Hex} the header announced; the chunk was not stored.");
+                    $"The data's SHA-256 is {Convert.ToHexStringLower(actual)}, not the {Convert.ToHexStringLower(expected)} announced; the chunk was not stored.");
             }
 
             await file.WriteAsync(blockChecksums.ToBytes(), cancellationToken);
+            if (headerSha256 is null)
+            {
+                // The hash is known only now: rewrite the header in place.
+                header = header with { Sha256 = actual };
+                header.Write(buffer);
+                file.Position = 0;
+                await file.WriteAsync(buffer.AsMemory(0, ChunkFileHeader.Length), cancellationToken);
+            }
+
             // fsync before rename: once the chunk has its name, its bytes are on disk.
             file.Flush(flushToDisk: true);
+            return header;
         }
         finally
         {
@@ -232,7 +257,7 @@ public sealed class ChunkStore
         }
     }
 
-    private async Task<bool> PublishAsync(string tempPath, string finalPath, ChunkDescriptor chunk, ChunkFileHeader header, bool replacingCorrupt, CancellationToken cancellationToken)
+    private async Task<bool> PublishAsync(string tempPath, string finalPath, ChunkId id, ChunkFileHeader header, bool replacingCorrupt, CancellationToken cancellationToken)
     {
         var directory = Path.GetDirectoryName(finalPath)!;
         EnsureDirectory(directory);
@@ -243,16 +268,17 @@ public sealed class ChunkStore
         }
         catch (IOException) when (!replacingCorrupt && File.Exists(finalPath))
         {
-            // Another put of the same id finished first.
-            var existing = await TryReadHeaderAsync(chunk.Id, cancellationToken);
-            return existing is not null && SameChunk(existing, chunk)
+            // The chunk was already there (its hash came only in the trailer), or another put
+            // of the same id finished first.
+            var existing = await TryReadHeaderAsync(id, cancellationToken);
+            return existing is not null && SameChunk(existing, header.DataLength, header.Sha256)
                 ? false
-                : throw Conflict(chunk, existing);
+                : throw Conflict(id, header.DataLength, header.Sha256, existing);
         }
 
         // fsync the directory: the rename itself must survive a power cut.
         DirectorySync.Flush(directory);
-        _knownCorrupt.TryRemove(chunk.Id.Value, out _);
+        _knownCorrupt.TryRemove(id.Value, out _);
         if (replacedLength == 0)
         {
             Interlocked.Increment(ref _chunkCount);
@@ -423,12 +449,12 @@ public sealed class ChunkStore
         }
     }
 
-    private static bool SameChunk(ChunkFileHeader existing, ChunkDescriptor chunk) =>
-        existing.DataLength == chunk.Size && existing.Sha256.AsSpan().SequenceEqual(chunk.Sha256);
+    private static bool SameChunk(ChunkFileHeader existing, long size, byte[] sha256) =>
+        existing.DataLength == size && existing.Sha256.AsSpan().SequenceEqual(sha256);
 
-    private static ChunkStoreException Conflict(ChunkDescriptor chunk, ChunkFileHeader? existing) =>
+    private static ChunkStoreException Conflict(ChunkId id, long size, byte[] sha256, ChunkFileHeader? existing) =>
         new(ChunkError.Conflict,
-            $"Chunk {chunk.Id} is already stored with SHA-256 {existing?.Sha256Hex ?? "(unreadable)"} and {existing?.DataLength} bytes; refusing different content ({Convert.ToHexStringLower(chunk.Sha256)}, {chunk.Size} bytes).");
+            $"Chunk {id} is already stored with SHA-256 {existing?.Sha256Hex ?? "(unreadable)"} and {existing?.DataLength} bytes; refusing different content ({Convert.ToHexStringLower(sha256)}, {size} bytes).");
 
     private static IEnumerable<string> SortedSubdirectories(string directory) =>
         Directory.Exists(directory)

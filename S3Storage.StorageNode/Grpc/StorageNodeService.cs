@@ -38,12 +38,13 @@ public sealed class StorageNodeService(
         }
 
         var chunk = Describe(requestStream.Current.Header);
-        var stored = await store.WriteAsync(chunk, DataMessages(requestStream, cancellationToken), cancellationToken);
+        var messages = new PutMessages(requestStream);
+        var stored = await store.WriteAsync(chunk, messages.DataAsync(cancellationToken), () => messages.TrailerSha256, cancellationToken);
         return new PutChunkResponse
         {
             ChunkId = chunk.Id.Value,
             Size = chunk.Size,
-            Sha256 = Convert.ToHexStringLower(chunk.Sha256),
+            Sha256 = Convert.ToHexStringLower(chunk.Sha256 ?? messages.TrailerSha256!),
             AlreadyPresent = !stored,
         };
     }
@@ -158,10 +159,7 @@ public sealed class StorageNodeService(
             throw new ChunkStoreException(ChunkError.InvalidArgument, $"Chunk size {header.Size} is outside 0..{maxSize}.");
         }
 
-        if (header.Sha256.Length != 64 || !header.Sha256.All(c => c is (>= '0' and <= '9') or (>= 'a' and <= 'f')))
-        {
-            throw new ChunkStoreException(ChunkError.InvalidArgument, $"sha256 must be 64 lowercase hex digits, not '{header.Sha256}'.");
-        }
+        var sha256 = header.Sha256.Length == 0 ? null : ParseSha256(header.Sha256);
 
         var fileId = Guid.Empty;
         if (header.FileId.Length > 0 && !Guid.TryParseExact(header.FileId, "D", out fileId))
@@ -174,21 +172,41 @@ public sealed class StorageNodeService(
             throw new ChunkStoreException(ChunkError.InvalidArgument, $"chunk_number must not be negative, not {header.ChunkNumber}.");
         }
 
-        return new ChunkDescriptor(id, header.Size, Convert.FromHexString(header.Sha256), fileId, header.ChunkNumber);
+        return new ChunkDescriptor(id, header.Size, sha256, fileId, header.ChunkNumber);
     }
 
-    private static async IAsyncEnumerable<ReadOnlyMemory<byte>> DataMessages(
-        IAsyncStreamReader<PutChunkRequest> requestStream,
-        [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        while (await requestStream.MoveNext(cancellationToken))
-        {
-            if (requestStream.Current.PayloadCase != PutChunkRequest.PayloadOneofCase.Data)
-            {
-                throw new ChunkStoreException(ChunkError.InvalidArgument, "Only data messages may follow the chunk header.");
-            }
+    private static byte[] ParseSha256(string text) =>
+        text.Length == 64 && text.All(c => c is (>= '0' and <= '9') or (>= 'a' and <= 'f'))
+            ? Convert.FromHexString(text)
+            : throw new ChunkStoreException(ChunkError.InvalidArgument, $"sha256 must be 64 lowercase hex digits, not '{text}'.");
 
-            yield return requestStream.Current.Data.Memory;
+    /// <summary>The data messages of a put, then its optional trailer; nothing may follow the trailer.</summary>
+    private sealed class PutMessages(IAsyncStreamReader<PutChunkRequest> requestStream)
+    {
+        public byte[]? TrailerSha256 { get; private set; }
+
+        public async IAsyncEnumerable<ReadOnlyMemory<byte>> DataAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+        {
+            while (await requestStream.MoveNext(cancellationToken))
+            {
+                var message = requestStream.Current;
+                if (TrailerSha256 is not null)
+                {
+                    throw new ChunkStoreException(ChunkError.InvalidArgument, "Nothing may follow the trailer.");
+                }
+
+                switch (message.PayloadCase)
+                {
+                    case PutChunkRequest.PayloadOneofCase.Data:
+                        yield return message.Data.Memory;
+                        break;
+                    case PutChunkRequest.PayloadOneofCase.Trailer:
+                        TrailerSha256 = ParseSha256(message.Trailer.Sha256);
+                        break;
+                    default:
+                        throw new ChunkStoreException(ChunkError.InvalidArgument, "Only data messages and one trailer may follow the chunk header.");
+                }
+            }
         }
     }
 }

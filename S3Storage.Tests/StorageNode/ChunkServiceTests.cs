@@ -117,6 +117,38 @@ public sealed class ChunkServiceTests(StorageNodeFixture fixture, ITestOutputHel
     }
 
     [Fact]
+    public async Task A_hash_sent_in_a_trailer_after_the_data_is_verified_like_one_in_the_header()
+    {
+        var data = RandomBytes((2 * 1024 * 1024) + 5, 14);
+        var sha256 = Sha256(data);
+
+        var id = NewChunkId();
+        var stored = await PutWithTrailerAsync(Client, id, data, trailerSha256: sha256, headerSha256: "", Cancel);
+        Assert.Equal(sha256, stored.Sha256);
+        Assert.False(stored.AlreadyPresent);
+        var (info, read) = await GetAsync(Client, id, Cancel);
+        Assert.Equal(sha256, info.Sha256);
+        Assert.Equal(data, read);
+
+        // The same bytes again: already present; other bytes under the same id: refused.
+        Assert.True((await PutWithTrailerAsync(Client, id, data, sha256, "", Cancel)).AlreadyPresent);
+        var other = RandomBytes(data.Length, 15);
+        var conflict = await Assert.ThrowsAsync<RpcException>(() => PutWithTrailerAsync(Client, id, other, Sha256(other), "", Cancel));
+        Assert.Equal(StatusCode.AlreadyExists, conflict.StatusCode);
+
+        var wrong = NewChunkId();
+        var mismatch = await Assert.ThrowsAsync<RpcException>(() => PutWithTrailerAsync(Client, wrong, data, Sha256(other), "", Cancel));
+        Assert.Equal(StatusCode.DataLoss, mismatch.StatusCode);
+        var none = await Assert.ThrowsAsync<RpcException>(() => PutWithTrailerAsync(Client, wrong, data, null, "", Cancel));
+        Assert.Equal(StatusCode.InvalidArgument, none.StatusCode);
+        Assert.Contains("No SHA-256", none.Status.Detail);
+        var disagree = await Assert.ThrowsAsync<RpcException>(() => PutWithTrailerAsync(Client, wrong, data, Sha256(other), sha256, Cancel));
+        Assert.Equal(StatusCode.InvalidArgument, disagree.StatusCode);
+        Assert.False(File.Exists(ChunkPath(fixture.DataDirectory, wrong)));
+        await AssertNoTempFilesAsync();
+    }
+
+    [Fact]
     public async Task A_stored_chunk_is_read_whole_and_by_range()
     {
         // Three checksum blocks and a bit: ranges cross block boundaries.

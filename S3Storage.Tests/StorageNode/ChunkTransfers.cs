@@ -54,6 +54,35 @@ internal static class ChunkTransfers
         return await call.ResponseAsync;
     }
 
+    /// <summary>A put as the gateway streams an upload: no hash in the header, the hash in a trailer (or none).</summary>
+    public static async Task<PutChunkResponse> PutWithTrailerAsync(NodeClient client, string chunkId, byte[] data, string? trailerSha256, string headerSha256, CancellationToken cancellationToken)
+    {
+        using var call = client.PutChunk(cancellationToken: cancellationToken);
+        try
+        {
+            await call.RequestStream.WriteAsync(new PutChunkRequest { Header = Header(chunkId, data.Length, headerSha256) }, cancellationToken);
+            for (var offset = 0; offset < data.Length; offset += MessageSize)
+            {
+                await call.RequestStream.WriteAsync(new PutChunkRequest { Data = ByteString.CopyFrom(data, offset, Math.Min(MessageSize, data.Length - offset)) }, cancellationToken);
+            }
+
+            if (trailerSha256 is not null)
+            {
+                await call.RequestStream.WriteAsync(new PutChunkRequest { Trailer = new ChunkTrailer { Sha256 = trailerSha256 } }, cancellationToken);
+            }
+
+            await call.RequestStream.CompleteAsync();
+        }
+        catch (InvalidOperationException)
+        {
+        }
+        catch (RpcException)
+        {
+        }
+
+        return await call.ResponseAsync;
+    }
+
     /// <summary>A chunk too large to hold in memory, generated twice from a seed: once to hash it, once to send it.</summary>
     public static async Task<(PutChunkResponse Response, string Sha256)> PutGeneratedAsync(NodeClient client, string chunkId, long size, int seed, CancellationToken cancellationToken)
     {
