@@ -1,12 +1,16 @@
-using S3Storage.Contracts.Metadata;
+using S3Storage.Gateway;
+using S3Storage.Gateway.Apis;
 
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
-builder.AddMetadataStore();
+builder.AddGateway();
 
 var app = builder.Build();
 
-app.MapDefaultEndpoints();
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+app.MapDefaultEndpoints(GatewayHealth.WriteAsync);
+app.MapFilesApi();
 
 app.Run();

@@ -76,11 +76,18 @@ public static class Extensions
 
     /// <summary>
     /// <c>/health</c> (every check) and <c>/alive</c> (liveness only), in every environment:
-    /// operators and the dev cluster probe them outside Development too.
+    /// operators and the dev cluster probe them outside Development too. A service may give
+    /// its own writer for the <c>/health</c> body.
     /// </summary>
-    public static WebApplication MapDefaultEndpoints(this WebApplication app)
+    public static WebApplication MapDefaultEndpoints(this WebApplication app, Func<Microsoft.AspNetCore.Http.HttpContext, HealthReport, Task>? healthResponseWriter = null)
     {
-        app.MapHealthChecks(HealthEndpointPath);
+        var health = new HealthCheckOptions();
+        if (healthResponseWriter is not null)
+        {
+            health.ResponseWriter = healthResponseWriter;
+        }
+
+        app.MapHealthChecks(HealthEndpointPath, health);
         app.MapHealthChecks(AlivenessEndpointPath, new HealthCheckOptions { Predicate = check => check.Tags.Contains(LiveTag) });
         return app;
     }

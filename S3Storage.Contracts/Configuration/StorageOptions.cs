@@ -20,6 +20,13 @@ public sealed class StorageOptions
     [Range(0, ChunkPlanner.DefaultMaxFileSize, ErrorMessage = "Storage:MaxFileSize must be between 0 and 10737418240 (10 GiB).")]
     public long MaxFileSize { get; set; } = ChunkPlanner.DefaultMaxFileSize;
 
+    /// <summary>
+    /// A node whose last heartbeat is older than this is down for placement
+    /// (<c>Storage__NodeTimeout</c>): three of the nodes' 10 s heartbeat intervals.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00", ErrorMessage = "Storage:NodeTimeout must be between 100 ms and 1 hour.")]
+    public TimeSpan NodeTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>How often the gateway reloads the ring from PostgreSQL (<c>Storage__RingRefreshInterval</c>).</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00", ErrorMessage = "Storage:RingRefreshInterval must be between 100 ms and 1 hour.")]
     public TimeSpan RingRefreshInterval { get; set; } = TimeSpan.FromSeconds(30);

@@ -1,26 +1,52 @@
-using S3Storage.DevCluster.Postgres;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using S3Storage.DevCluster;
 
-// The dev cluster, first step: a PostgreSQL server with the `metadata` database, started from
-// the machine's own binaries. The storage nodes and the gateway join it in later issues.
-var dataDirectory = "";
-var postgresPort = 0;
+// The dev cluster: PostgreSQL, the storage nodes and the gateway as local processes, wired
+// exactly as the AppHost wires them. Runs until Ctrl+C or SIGTERM, then stops what it started
+// and keeps the data directory for the next run.
+const string Usage = "usage: dotnet run --project eng/DevCluster -- [--port 8080] [--data DIR] [--nodes 6] [--replication 2]";
+
+var settings = new ClusterSettings(Path.Combine(Directory.GetCurrentDirectory(), ".devcluster"));
 for (var i = 0; i < args.Length; i++)
 {
-    switch (args[i])
+    var value = i + 1 < args.Length ? args[i + 1] : null;
+    int Number(int min, int max) =>
+        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= min && n <= max
+            ? n
+            : throw new ArgumentException($"{args[i]} needs a whole number from {min} to {max}, not '{value}'.");
+
+    try
     {
-        case "--data" when i + 1 < args.Length:
-            dataDirectory = args[++i];
-            break;
-        case "--postgres-port" when i + 1 < args.Length && int.TryParse(args[i + 1], out var port) && port is > 0 and < 65536:
-            postgresPort = port;
-            i++;
-            break;
-        case "-h" or "--help":
-            Console.WriteLine("usage: dotnet run --project eng/DevCluster -- [--data DIR] [--postgres-port PORT]");
-            return 0;
-        default:
-            Console.Error.WriteLine($"error: unknown or incomplete option '{args[i]}' (try --help)");
-            return 2;
+        switch (args[i])
+        {
+            case "--port":
+                settings = settings with { GatewayPort = Number(1, 65535) };
+                i++;
+                break;
+            case "--data" when value is not null:
+                settings = settings with { DataDirectory = Path.GetFullPath(value) };
+                i++;
+                break;
+            case "--nodes":
+                settings = settings with { Nodes = Number(1, 64) };
+                i++;
+                break;
+            case "--replication":
+                settings = settings with { ReplicationFactor = Number(1, 16) };
+                i++;
+                break;
+            case "-h" or "--help":
+                Console.WriteLine(Usage);
+                return 0;
+            default:
+                throw new ArgumentException($"unknown or incomplete option '{args[i]}'.");
+        }
+    }
+    catch (ArgumentException e)
+    {
+        Console.Error.WriteLine($"error: {e.Message} {Usage}");
+        return 2;
     }
 }
 
@@ -30,39 +56,41 @@ Console.CancelKeyPress += (_, e) =>
     e.Cancel = true;
     stopping.Cancel();
 };
-using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(
-    System.Runtime.InteropServices.PosixSignal.SIGTERM,
-    context =>
-    {
-        context.Cancel = true;
-        stopping.Cancel();
-    });
+using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+{
+    context.Cancel = true;
+    stopping.Cancel();
+});
 
-LocalPostgresServer postgres;
+LocalCluster cluster;
 try
 {
-    var options = new LocalPostgresOptions
-    {
-        // Kept between runs so a second run on the same --data finds its metadata again.
-        DataDirectory = Path.Combine(string.IsNullOrEmpty(dataDirectory) ? Path.Combine(Directory.GetCurrentDirectory(), ".devcluster") : dataDirectory, "postgres"),
-        Port = postgresPort,
-    };
-    postgres = await LocalPostgresServer.StartAsync(options, stopping.Token);
+    cluster = await LocalCluster.StartAsync(settings, stopping.Token);
 }
-catch (Exception e) when (e is PostgresNotInstalledException or PostgresStartException)
+catch (ClusterStartException e)
 {
     Console.Error.WriteLine($"error: {e.Message}");
     return 1;
 }
-
-await using (postgres)
+catch (OperationCanceledException)
 {
-    if (!await postgres.DatabaseExistsAsync("metadata", stopping.Token))
+    return 130;
+}
+catch (Exception e) when (e is TimeoutException or InvalidOperationException or FileNotFoundException)
+{
+    Console.Error.WriteLine($"error: {e.Message.Split(Environment.NewLine)[0]} (logs: {Path.Combine(settings.DataDirectory, "logs")})");
+    return 1;
+}
+
+await using (cluster)
+{
+    Console.WriteLine($"gateway {cluster.Gateway.Address.ToString().TrimEnd('/')}");
+    Console.WriteLine($"postgres {cluster.MetadataConnectionString}");
+    foreach (var node in cluster.Nodes)
     {
-        await postgres.CreateDatabaseAsync("metadata", cancellationToken: stopping.Token);
+        Console.WriteLine($"{node.Name} {node.Address.ToString().TrimEnd('/')} pid {node.Process.Id} data {node.DataDirectory}");
     }
 
-    Console.WriteLine($"postgres {postgres.ConnectionString("metadata")}");
     Console.WriteLine("ready");
     try
     {
@@ -71,6 +99,8 @@ await using (postgres)
     catch (OperationCanceledException)
     {
     }
+
+    Console.WriteLine("stopping");
 }
 
 return 0;

@@ -1,0 +1,169 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using S3Storage.Contracts.Metadata.Entities;
+using S3Storage.Gateway.Downloads;
+using S3Storage.Gateway.Files;
+using S3Storage.Gateway.Uploads;
+
+namespace S3Storage.Gateway.Apis;
+
+/// <summary>The <c>/files</c> resource.</summary>
+public static class FilesApi
+{
+    public const int DefaultPerPage = 20;
+    public const int MaxPerPage = 1000;
+
+    public static IEndpointRouteBuilder MapFilesApi(this IEndpointRouteBuilder app)
+    {
+        var files = app.MapGroup("/files").WithTags("Files");
+
+        files.MapPost("/", UploadFile)
+            .WithName("UploadFile")
+            .WithSummary("Stores a file sent as multipart/form-data (field 'file') or as a raw body with ?filename=.");
+        files.MapMethods("/{id}", [HttpMethods.Get, HttpMethods.Head], DownloadFile)
+            .WithName("DownloadFile")
+            .WithSummary("Streams a stored file; a single Range gives 206; HEAD gives the headers only.");
+        files.MapGet("/{id}/metadata", GetMetadata)
+            .WithName("GetFileMetadata")
+            .WithSummary("Status, upload progress, chunks and where their copies are.");
+        files.MapGet("/", ListFiles)
+            .WithName("ListFiles")
+            .WithSummary("Files, newest first: ?page=1&per_page=20&status=completed.");
+        files.MapDelete("/{id}", DeleteFile)
+            .WithName("DeleteFile")
+            .WithSummary("Deletes a file and its chunks.");
+        return app;
+    }
+
+    public static async Task<Results<Created<FileCreated>, ProblemHttpResult, EmptyHttpResult>> UploadFile(HttpContext context, FileUploader uploader)
+    {
+        try
+        {
+            var file = await uploader.UploadAsync(context);
+            var location = $"/files/{file.FileId}";
+            return TypedResults.Created(location, new FileCreated(file.FileId, file.Filename, file.ContentType, file.Size, file.Sha256, file.ChunkCount, location));
+        }
+        catch (UploadRejectedException e)
+        {
+            return TypedResults.Problem(e.Message, statusCode: e.StatusCode, title: e.Title);
+        }
+        catch (NoNodesAvailableException e)
+        {
+            return TypedResults.Problem(e.Message, statusCode: StatusCodes.Status503ServiceUnavailable, title: "Not enough storage nodes are available");
+        }
+        catch (BadHttpRequestException e)
+        {
+            return TypedResults.Problem(e.Message, statusCode: e.StatusCode, title: "The request body could not be read");
+        }
+        catch (Exception) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away; there is nobody to answer.
+            return TypedResults.Empty;
+        }
+    }
+
+    public static async Task<Results<StoredFileResult, ProblemHttpResult>> DownloadFile(string id, FileCatalog catalog, CancellationToken cancellationToken)
+    {
+        if (ParseId(id) is not { } fileId)
+        {
+            return BadId(id);
+        }
+
+        var file = await catalog.FindAsync(fileId, cancellationToken);
+        if (file is null)
+        {
+            return NotFound(fileId);
+        }
+
+        if (file.UploadStatus != UploadStatus.Completed)
+        {
+            return TypedResults.Problem(
+                $"File {fileId} is {FileCatalog.Name(file.UploadStatus)}; only completed files can be read.",
+                statusCode: StatusCodes.Status409Conflict,
+                title: "The file is not complete");
+        }
+
+        return new StoredFileResult(file, catalog.ReadPlan(file));
+    }
+
+    public static async Task<Results<Ok<FileMetadata>, ProblemHttpResult>> GetMetadata(string id, FileCatalog catalog, CancellationToken cancellationToken)
+    {
+        if (ParseId(id) is not { } fileId)
+        {
+            return BadId(id);
+        }
+
+        var file = await catalog.FindAsync(fileId, cancellationToken);
+        return file is null ? NotFound(fileId) : TypedResults.Ok(await catalog.DescribeAsync(file, cancellationToken));
+    }
+
+    public static async Task<Results<Ok<FileList>, ProblemHttpResult>> ListFiles(
+        FileCatalog catalog,
+        CancellationToken cancellationToken,
+        string? page = null,
+        [Microsoft.AspNetCore.Mvc.FromQuery(Name = "per_page")] string? perPage = null,
+        string? status = null)
+    {
+        if (!TryParseBounded(page, 1, 1, int.MaxValue, out var pageNumber))
+        {
+            return Invalid("page", page, "a whole number from 1");
+        }
+
+        if (!TryParseBounded(perPage, DefaultPerPage, 1, MaxPerPage, out var pageSize))
+        {
+            return Invalid("per_page", perPage, $"a whole number from 1 to {MaxPerPage}");
+        }
+
+        UploadStatus? wanted = null;
+        if (!string.IsNullOrEmpty(status))
+        {
+            if (!Enum.TryParse<UploadStatus>(status, ignoreCase: true, out var parsed) || int.TryParse(status, out _))
+            {
+                return Invalid("status", status, "one of pending, uploading, completed, failed");
+            }
+
+            wanted = parsed;
+        }
+
+        return TypedResults.Ok(await catalog.ListAsync(pageNumber, pageSize, wanted, cancellationToken));
+    }
+
+    public static async Task<Results<NoContent, ProblemHttpResult>> DeleteFile(string id, FileDeleter deleter, CancellationToken cancellationToken)
+    {
+        if (ParseId(id) is not { } fileId)
+        {
+            return BadId(id);
+        }
+
+        return await deleter.DeleteAsync(fileId, cancellationToken) switch
+        {
+            DeleteOutcome.Deleted => TypedResults.NoContent(),
+            DeleteOutcome.UploadInProgress => TypedResults.Problem(
+                $"File {fileId} is still being uploaded; delete it once the upload has finished or failed.",
+                statusCode: StatusCodes.Status409Conflict,
+                title: "The upload is in progress"),
+            _ => NotFound(fileId),
+        };
+    }
+
+    private static Guid? ParseId(string id) => Guid.TryParse(id, out var fileId) ? fileId : null;
+
+    private static ProblemHttpResult BadId(string id) =>
+        TypedResults.Problem($"'{id}' is not a file id: file ids are UUIDs, as returned by POST /files.", statusCode: StatusCodes.Status400BadRequest, title: "Invalid file id");
+
+    private static ProblemHttpResult NotFound(Guid fileId) =>
+        TypedResults.Problem($"No file has the id {fileId}.", statusCode: StatusCodes.Status404NotFound, title: "File not found");
+
+    private static ProblemHttpResult Invalid(string parameter, string? value, string expected) =>
+        TypedResults.Problem($"'{value}' is not a valid {parameter}: expected {expected}.", statusCode: StatusCodes.Status400BadRequest, title: $"Invalid {parameter}");
+
+    private static bool TryParseBounded(string? text, int fallback, int min, int max, out int value)
+    {
+        if (string.IsNullOrEmpty(text))
+        {
+            value = fallback;
+            return true;
+        }
+
+        return int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out value) && value >= min && value <= max;
+    }
+}

@@ -1,0 +1,48 @@
+using S3Storage.Contracts.Metadata.Entities;
+using S3Storage.Contracts.Placement;
+
+namespace S3Storage.Gateway.Cluster;
+
+/// <summary>A storage node as the gateway knows it.</summary>
+public sealed record NodeInfo(Guid ServerId, string Name, string Address, ServerStatus Status, bool Live);
+
+/// <summary>One consistent picture of the cluster: the ring of live nodes and every known node's address.</summary>
+public sealed record ClusterSnapshot(HashRing Ring, IReadOnlyDictionary<Guid, NodeInfo> Nodes, DateTimeOffset LoadedAt)
+{
+    public static ClusterSnapshot Empty { get; } = new(HashRing.Empty, new Dictionary<Guid, NodeInfo>(), DateTimeOffset.MinValue);
+
+    public int LiveCount => Ring.ServerCount;
+
+    public NodeInfo? Node(Guid serverId) => Nodes.GetValueOrDefault(serverId);
+
+    public bool IsLive(Guid serverId) => Nodes.TryGetValue(serverId, out var node) && node.Live;
+}
+
+/// <summary>
+/// The gateway's current view of the cluster. Readers take <see cref="Current"/> once per
+/// operation and never lock; <see cref="RingRefreshService"/> swaps in a new snapshot.
+/// </summary>
+public sealed class ClusterView
+{
+    private readonly SemaphoreSlim _refreshRequested = new(0, 1);
+    private ClusterSnapshot _current = ClusterSnapshot.Empty;
+
+    public ClusterSnapshot Current => Volatile.Read(ref _current);
+
+    public void Update(ClusterSnapshot snapshot) => Volatile.Write(ref _current, snapshot);
+
+    /// <summary>Asks for a reload now, e.g. after a node call failed; many requests collapse into one.</summary>
+    public void RequestRefresh()
+    {
+        try
+        {
+            _refreshRequested.Release();
+        }
+        catch (SemaphoreFullException)
+        {
+        }
+    }
+
+    internal Task<bool> WaitForRefreshRequestAsync(TimeSpan timeout, CancellationToken cancellationToken) =>
+        _refreshRequested.WaitAsync(timeout, cancellationToken);
+}

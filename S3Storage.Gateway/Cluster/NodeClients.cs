@@ -1,0 +1,48 @@
+using System.Collections.Concurrent;
+using Grpc.Net.Client;
+using NodeClient = S3Storage.Contracts.Storage.StorageNode.StorageNodeClient;
+
+namespace S3Storage.Gateway.Cluster;
+
+/// <summary>
+/// One gRPC channel per node address, reused by every call. Built by hand rather than through
+/// HttpClientFactory so that no resilience handler (10 s timeouts, retries) wraps chunk
+/// streams that run for minutes and cannot be replayed.
+/// </summary>
+public sealed class NodeClients : IDisposable
+{
+    /// <summary>
+    /// HTTP/2 flow-control window per stream. The 64 KiB default stalls a chunk stream every few
+    /// messages; the node opens the same 16 MiB windows (see StorageNodeExtensions).
+    /// </summary>
+    public const int Http2WindowSize = 16 * 1024 * 1024;
+
+    private readonly ConcurrentDictionary<string, GrpcChannel> _channels = new(StringComparer.Ordinal);
+
+    public NodeClient For(NodeInfo node) => new(_channels.GetOrAdd(node.Address, Create));
+
+    public void Dispose()
+    {
+        foreach (var channel in _channels.Values)
+        {
+            channel.Dispose();
+        }
+    }
+
+    private static GrpcChannel Create(string address) =>
+        GrpcChannel.ForAddress(address, new GrpcChannelOptions
+        {
+            HttpHandler = new SocketsHttpHandler
+            {
+                InitialHttp2StreamWindowSize = Http2WindowSize,
+                // Parallel chunk streams to one node would otherwise share one connection's window.
+                EnableMultipleHttp2Connections = true,
+                ConnectTimeout = TimeSpan.FromSeconds(5),
+                KeepAlivePingDelay = TimeSpan.FromSeconds(20),
+                KeepAlivePingTimeout = TimeSpan.FromSeconds(20),
+                PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
+            },
+            MaxReceiveMessageSize = 4 * 1024 * 1024,
+            MaxSendMessageSize = 4 * 1024 * 1024,
+        });
+}

@@ -1,0 +1,93 @@
+using Microsoft.EntityFrameworkCore;
+using S3Storage.Contracts.Metadata;
+using S3Storage.Contracts.Metadata.Entities;
+using S3Storage.Gateway.Cluster;
+using S3Storage.Gateway.Downloads;
+
+namespace S3Storage.Gateway.Files;
+
+/// <summary>Reads of file metadata, shaped for the API.</summary>
+public sealed class FileCatalog(MetadataDbContext db, ClusterView cluster)
+{
+    public Task<StoredFile?> FindAsync(Guid fileId, CancellationToken cancellationToken) =>
+        db.Files.AsNoTracking()
+            .Include(f => f.Chunks.OrderBy(c => c.ChunkNumber))
+            .ThenInclude(c => c.Replicas)
+            .AsSplitQuery()
+            .SingleOrDefaultAsync(f => f.FileId == fileId, cancellationToken);
+
+    /// <summary>Each chunk with its stored copies, live nodes first.</summary>
+    public IReadOnlyList<ChunkSlice> ReadPlan(StoredFile file)
+    {
+        var snapshot = cluster.Current;
+        return file.Chunks.OrderBy(c => c.ChunkNumber).Select(chunk => new ChunkSlice(
+            chunk.ChunkId,
+            chunk.ChunkNumber,
+            chunk.ChunkSize,
+            chunk.ChunkHash ?? "",
+            0,
+            chunk.ChunkSize,
+            chunk.Replicas
+                .Where(r => r.Status == ReplicaStatus.Stored)
+                .Select(r => snapshot.Node(r.ServerId))
+                .OfType<NodeInfo>()
+                .OrderByDescending(n => n.Live)
+                .ToList())).ToList();
+    }
+
+    public async Task<FileMetadata> DescribeAsync(StoredFile file, CancellationToken cancellationToken)
+    {
+        var snapshot = cluster.Current;
+        var received = file.UploadStatus == UploadStatus.Completed
+            ? file.TotalSize
+            : await db.UploadSessions.AsNoTracking().Where(s => s.FileId == file.FileId).MaxAsync(s => (long?)s.BytesReceived, cancellationToken) ?? 0;
+        var offset = 0L;
+        var chunks = new List<ChunkDescription>();
+        foreach (var chunk in file.Chunks.OrderBy(c => c.ChunkNumber))
+        {
+            chunks.Add(new ChunkDescription(
+                chunk.ChunkNumber,
+                chunk.ChunkId,
+                offset,
+                chunk.ChunkSize,
+                chunk.ChunkHash,
+                Name(chunk.UploadStatus),
+                chunk.Replicas.OrderBy(r => snapshot.Node(r.ServerId)?.Name).Select(r =>
+                {
+                    var node = snapshot.Node(r.ServerId);
+                    return new ReplicaDescription(r.ServerId, node?.Name, node?.Address, Name(r.Status), node?.Live ?? false);
+                }).ToList()));
+            offset += chunk.ChunkSize;
+        }
+
+        var percent = file.TotalSize == 0 ? (file.UploadStatus == UploadStatus.Completed ? 100 : 0) : Math.Round(100.0 * received / file.TotalSize, 2);
+        return new FileMetadata(
+            file.FileId, file.Filename, file.ContentType, file.TotalSize, file.ChunkSize, Name(file.UploadStatus), file.Checksum,
+            file.CreatedAt, file.UpdatedAt, file.CompletedAt, new UploadProgress(received, file.TotalSize, percent), chunks);
+    }
+
+    public async Task<FileList> ListAsync(int page, int perPage, UploadStatus? status, CancellationToken cancellationToken)
+    {
+        var query = db.Files.AsNoTracking();
+        if (status is { } wanted)
+        {
+            query = query.Where(f => f.UploadStatus == wanted);
+        }
+
+        var total = await query.LongCountAsync(cancellationToken);
+        var items = await query
+            .OrderByDescending(f => f.CreatedAt).ThenByDescending(f => f.FileId)
+            .Skip((page - 1) * perPage)
+            .Take(perPage)
+            .Select(f => new { f.FileId, f.Filename, f.ContentType, f.TotalSize, f.UploadStatus, f.Checksum, f.CreatedAt, f.CompletedAt })
+            .ToListAsync(cancellationToken);
+        return new FileList(
+            items.Select(f => new FileSummary(f.FileId, f.Filename, f.ContentType, f.TotalSize, Name(f.UploadStatus), f.Checksum, f.CreatedAt, f.CompletedAt)).ToList(),
+            page,
+            perPage,
+            total);
+    }
+
+    public static string Name<TEnum>(TEnum value)
+        where TEnum : struct, Enum => value.ToString().ToLowerInvariant();
+}

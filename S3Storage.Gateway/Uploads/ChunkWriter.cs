@@ -1,0 +1,217 @@
+using System.Buffers;
+using System.Security.Cryptography;
+using Microsoft.Extensions.Options;
+using S3Storage.Contracts.Configuration;
+using S3Storage.Contracts.Placement;
+using S3Storage.Contracts.Storage;
+using S3Storage.Gateway.Cluster;
+using S3Storage.Gateway.Telemetry;
+
+namespace S3Storage.Gateway.Uploads;
+
+/// <summary>No node could take a chunk: the upload cannot be stored as asked.</summary>
+public sealed class NoNodesAvailableException(string message) : Exception(message);
+
+/// <summary>A chunk whose bytes have all been sent; <see cref="Acknowledged"/> completes once the nodes have stored it.</summary>
+public sealed record SentChunk(ChunkRange Range, Guid ChunkId, string Sha256, IReadOnlyList<NodeInfo> Targets, Task<IReadOnlyList<NodeInfo>> Acknowledged);
+
+/// <summary>
+/// Streams one chunk of an upload to its replicas in parallel: every byte is read once from the
+/// client, hashed into the chunk's and the file's SHA-256 from the same buffer, and sent to each
+/// replica. A node that cannot be opened is retried, then replaced by the next node on the ring;
+/// a node that fails mid-chunk is dropped and the chunk goes on to the others (the uploader
+/// copies it back to full replication afterwards).
+/// </summary>
+public sealed partial class ChunkWriter(
+    NodeClients clients,
+    ClusterView cluster,
+    GatewayMetrics metrics,
+    IOptions<UploadOptions> uploadOptions,
+    ILogger<ChunkWriter> logger)
+{
+    /// <summary>Bytes read from the client per pass: large reads cost far fewer syscalls than Kestrel's small ones.</summary>
+    public const int ReadBufferSize = 1024 * 1024;
+
+    /// <summary>Bytes per gRPC data message: 64 KiB keeps each ByteString off the large object heap (see the node's DataMessageSize).</summary>
+    public const int MessageSize = 64 * 1024;
+
+    /// <summary>
+    /// Sends chunk <paramref name="range"/> of the file from <paramref name="body"/> to the nodes in
+    /// <paramref name="candidates"/> (ring order; the first <paramref name="replicas"/> that open take it).
+    /// </summary>
+    public async Task<SentChunk> WriteAsync(
+        Guid fileId,
+        Guid chunkId,
+        ChunkRange range,
+        IReadOnlyList<NodeInfo> candidates,
+        int replicas,
+        UploadBody body,
+        IncrementalHash fileHash,
+        Func<long, CancellationToken, Task> onProgress,
+        CancellationToken cancellationToken)
+    {
+        var header = new ChunkHeader
+        {
+            ChunkId = chunkId.ToString("D"),
+            Size = range.Length,
+            FileId = fileId.ToString("D"),
+            ChunkNumber = range.Number,
+        };
+        var streams = await OpenReplicasAsync(header, candidates, replicas, cancellationToken);
+        using var chunkHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = ArrayPool<byte>.Shared.Rent(ReadBufferSize);
+        try
+        {
+            for (long sent = 0; sent < range.Length;)
+            {
+                var read = await body.ReadAsync(buffer.AsMemory(0, (int)Math.Min(ReadBufferSize, range.Length - sent)), cancellationToken);
+                fileHash.AppendData(buffer, 0, read);
+                chunkHash.AppendData(buffer, 0, read);
+                for (var offset = 0; offset < read; offset += MessageSize)
+                {
+                    var message = buffer.AsMemory(offset, Math.Min(MessageSize, read - offset));
+                    var results = await Task.WhenAll(streams.Select(s => s.WriteAsync(message)));
+                    if (!results.Any(ok => ok))
+                    {
+                        throw new NoNodesAvailableException($"Every node taking chunk {range.Number} failed: {Reasons(streams)}");
+                    }
+                }
+
+                sent += read;
+                metrics.BytesUploaded(read);
+                await onProgress(read, cancellationToken);
+            }
+        }
+        catch
+        {
+            foreach (var stream in streams)
+            {
+                stream.Abort();
+                stream.Dispose();
+            }
+
+            throw;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        foreach (var dropped in streams.Where(s => s.Failure is not null))
+        {
+            NodeFailed(dropped.Node, range.Number, dropped.Failure!);
+        }
+
+        var sha256 = Convert.ToHexStringLower(chunkHash.GetHashAndReset());
+        var acknowledged = FinishAsync(streams, sha256, range);
+        return new SentChunk(range, chunkId, sha256, streams.Select(s => s.Node).ToList(), acknowledged);
+    }
+
+    private async Task<IReadOnlyList<NodeInfo>> FinishAsync(IReadOnlyList<ReplicaStream> streams, string sha256, ChunkRange range)
+    {
+        // An fsync of a chunk of up to ~1.8 GB: allow well beyond a stall.
+        var timeout = uploadOptions.Value.StallTimeout * 4;
+        try
+        {
+            var responses = await Task.WhenAll(streams.Select(s => s.FinishAsync(sha256, timeout)));
+            var stored = new List<NodeInfo>();
+            for (var i = 0; i < streams.Count; i++)
+            {
+                if (responses[i] is not null)
+                {
+                    stored.Add(streams[i].Node);
+                }
+                else
+                {
+                    NodeFailed(streams[i].Node, range.Number, streams[i].Failure!);
+                }
+            }
+
+            return stored;
+        }
+        finally
+        {
+            foreach (var stream in streams)
+            {
+                stream.Dispose();
+            }
+        }
+    }
+
+    private async Task<List<ReplicaStream>> OpenReplicasAsync(ChunkHeader header, IReadOnlyList<NodeInfo> candidates, int replicas, CancellationToken cancellationToken)
+    {
+        var opened = new List<ReplicaStream>(replicas);
+        var next = 0;
+        try
+        {
+            while (opened.Count < replicas && next < candidates.Count)
+            {
+                // Open the missing replicas in parallel, each on the next untried node.
+                var batch = candidates.Skip(next).Take(replicas - opened.Count).ToList();
+                next += batch.Count;
+                var attempts = await Task.WhenAll(batch.Select(node => TryOpenAsync(node, header, cancellationToken)));
+                opened.AddRange(attempts.OfType<ReplicaStream>());
+            }
+        }
+        catch
+        {
+            opened.ForEach(s => s.Dispose());
+            throw;
+        }
+
+        if (opened.Count < replicas)
+        {
+            opened.ForEach(s =>
+            {
+                s.Abort();
+                s.Dispose();
+            });
+            throw new NoNodesAvailableException(
+                $"Only {opened.Count} of the {replicas} nodes chunk {header.ChunkNumber} needs accepted it ({candidates.Count} live nodes tried).");
+        }
+
+        return opened;
+    }
+
+    private async Task<ReplicaStream?> TryOpenAsync(NodeInfo node, ChunkHeader header, CancellationToken cancellationToken)
+    {
+        var options = uploadOptions.Value;
+        var delay = options.RetryDelay;
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await ReplicaStream.OpenAsync(clients, node, header, options.StallTimeout, cancellationToken);
+            }
+            catch (Exception e) when (e is Grpc.Core.RpcException or IOException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                LogOpenFailed(logger, node.Name, header.ChunkNumber, attempt, options.NodeAttempts, e.Message);
+                if (attempt >= options.NodeAttempts)
+                {
+                    metrics.Failover("upload");
+                    cluster.RequestRefresh();
+                    return null;
+                }
+
+                await Task.Delay(delay, cancellationToken);
+                delay *= 2;
+            }
+        }
+    }
+
+    private void NodeFailed(NodeInfo node, int chunkNumber, Exception reason)
+    {
+        metrics.Failover("upload");
+        cluster.RequestRefresh();
+        LogReplicaDropped(logger, node.Name, chunkNumber, reason.Message);
+    }
+
+    private static string Reasons(IEnumerable<ReplicaStream> streams) =>
+        string.Join("; ", streams.Select(s => $"{s.Node.Name}: {s.Failure?.Message}"));
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not open chunk {ChunkNumber} on {Node} (attempt {Attempt} of {Attempts}): {Reason}")]
+    private static partial void LogOpenFailed(ILogger logger, string node, int chunkNumber, int attempt, int attempts, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Dropped {Node} from chunk {ChunkNumber}: {Reason}")]
+    private static partial void LogReplicaDropped(ILogger logger, string node, int chunkNumber, string reason);
+}

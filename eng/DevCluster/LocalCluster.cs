@@ -1,0 +1,196 @@
+using System.Net;
+using System.Net.Sockets;
+using Npgsql;
+using S3Storage.DevCluster.Postgres;
+using S3Storage.DevCluster.Processes;
+
+namespace S3Storage.DevCluster;
+
+/// <summary>The dev cluster's shape: what `dotnet run --project eng/DevCluster` and the cluster tests start.</summary>
+public sealed record ClusterSettings(string DataDirectory)
+{
+    /// <summary>0 picks a free port.</summary>
+    public int GatewayPort { get; init; } = 8080;
+
+    public int Nodes { get; init; } = 6;
+
+    public int ReplicationFactor { get; init; } = 2;
+
+    /// <summary>False only for throwaway test clusters: PostgreSQL then runs without fsync.</summary>
+    public bool DurablePostgres { get; init; } = true;
+
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Extra gateway settings (env names), e.g. shorter intervals for tests.</summary>
+    public IReadOnlyDictionary<string, string?> GatewayEnvironment { get; init; } = new Dictionary<string, string?>();
+
+    /// <summary>Extra settings for every node.</summary>
+    public IReadOnlyDictionary<string, string?> NodeEnvironment { get; init; } = new Dictionary<string, string?>();
+}
+
+/// <summary>A problem starting the cluster that the user can fix; reported as one line.</summary>
+public sealed class ClusterStartException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// PostgreSQL, the storage nodes and the gateway as real processes on loopback, wired through
+/// the configuration keys the AppHost injects: the AppHost's topology without Aspire.
+/// </summary>
+public sealed class LocalCluster : IAsyncDisposable
+{
+    public const string Database = "metadata";
+
+    private readonly List<StorageNodeProcess> _nodes = [];
+
+    private LocalCluster(ClusterSettings settings, LocalPostgresServer postgres)
+    {
+        Settings = settings;
+        Postgres = postgres;
+    }
+
+    public ClusterSettings Settings { get; }
+
+    public LocalPostgresServer Postgres { get; }
+
+    public string MetadataConnectionString => Postgres.ConnectionString(Database);
+
+    public IReadOnlyList<StorageNodeProcess> Nodes => _nodes;
+
+    public GatewayProcess Gateway { get; private set; } = null!;
+
+    public string LogDirectory => Path.Combine(Settings.DataDirectory, "logs");
+
+    public static async Task<LocalCluster> StartAsync(ClusterSettings settings, CancellationToken cancellationToken)
+    {
+        if (settings.Nodes < settings.ReplicationFactor)
+        {
+            throw new ClusterStartException($"--replication {settings.ReplicationFactor} needs at least that many nodes, not {settings.Nodes}.");
+        }
+
+        var gatewayPort = settings.GatewayPort == 0 ? ServiceProcess.FreeLoopbackPort() : settings.GatewayPort;
+        EnsurePortFree(gatewayPort);
+        Directory.CreateDirectory(settings.DataDirectory);
+
+        LocalPostgresServer postgres;
+        try
+        {
+            postgres = await LocalPostgresServer.StartAsync(
+                new LocalPostgresOptions { DataDirectory = Path.Combine(settings.DataDirectory, "postgres"), Durable = settings.DurablePostgres },
+                cancellationToken);
+        }
+        catch (Exception e) when (e is PostgresNotInstalledException or PostgresStartException)
+        {
+            throw new ClusterStartException(e.Message, e);
+        }
+
+        var cluster = new LocalCluster(settings, postgres);
+        try
+        {
+            if (!await postgres.DatabaseExistsAsync(Database, cancellationToken))
+            {
+                await postgres.CreateDatabaseAsync(Database, cancellationToken: cancellationToken);
+            }
+
+            var nodes = await Task.WhenAll(Enumerable.Range(1, settings.Nodes).Select(i => cluster.LaunchNodeAsync($"storage-{i}", cancellationToken)));
+            cluster._nodes.AddRange(nodes);
+            await cluster.WaitForRegistrationsAsync(cancellationToken);
+            cluster.Gateway = await GatewayProcess.StartAsync(
+                new GatewaySettings(cluster.MetadataConnectionString, gatewayPort, Path.Combine(cluster.LogDirectory, "gateway.log"))
+                {
+                    ReplicationFactor = settings.ReplicationFactor,
+                    Extra = settings.GatewayEnvironment,
+                },
+                settings.Nodes,
+                cluster.NodeEndpoints(),
+                cancellationToken);
+            return cluster;
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Starts one more node (e.g. a 7th) and waits for its registration.</summary>
+    public async Task<StorageNodeProcess> AddNodeAsync(string name, CancellationToken cancellationToken)
+    {
+        var node = await LaunchNodeAsync(name, cancellationToken);
+        _nodes.Add(node);
+        await WaitForRegistrationsAsync(cancellationToken);
+        return node;
+    }
+
+    /// <summary>Starts a stopped or killed node again on its data directory (its id and chunks stay).</summary>
+    public async Task<StorageNodeProcess> RestartNodeAsync(StorageNodeProcess node, CancellationToken cancellationToken)
+    {
+        await node.DisposeAsync();
+        var restarted = await LaunchNodeAsync(node.Name, cancellationToken);
+        _nodes[_nodes.IndexOf(node)] = restarted;
+        await WaitForRegistrationsAsync(cancellationToken);
+        return restarted;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Gateway is not null)
+        {
+            await Gateway.DisposeAsync();
+        }
+
+        await Task.WhenAll(_nodes.Select(n => n.DisposeAsync().AsTask()));
+        await Postgres.DisposeAsync();
+    }
+
+    private Task<StorageNodeProcess> LaunchNodeAsync(string name, CancellationToken cancellationToken) =>
+        StorageNodeProcess.StartAsync(
+            new StorageNodeSettings(name, Path.Combine(Settings.DataDirectory, name), MetadataConnectionString)
+            {
+                HeartbeatInterval = Settings.HeartbeatInterval,
+                LogFile = Path.Combine(LogDirectory, name + ".log"),
+                Extra = Settings.NodeEnvironment,
+            },
+            cancellationToken);
+
+    /// <summary><c>services__storage-N__http__0</c>, as Aspire's WithReference(node) sets it on the gateway.</summary>
+    private Dictionary<string, string?> NodeEndpoints() =>
+        _nodes.ToDictionary(n => $"services__{n.Name}__http__0", n => (string?)n.Address.ToString().TrimEnd('/'));
+
+    /// <summary>Nodes register shortly after they serve; the gateway's first ring load must see them all.</summary>
+    private async Task WaitForRegistrationsAsync(CancellationToken cancellationToken)
+    {
+        var expected = _nodes.Select(n => n.Address.ToString().TrimEnd('/')).ToArray();
+        await using var connection = new NpgsqlConnection(Postgres.ConnectionString(Database, pooling: false));
+        await connection.OpenAsync(cancellationToken);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            await using var command = new NpgsqlCommand(
+                "SELECT count(*) FROM storage_servers WHERE status = 'active' AND grpc_address = ANY(@addresses)", connection);
+            command.Parameters.AddWithValue("addresses", expected);
+            if ((long)(await command.ExecuteScalarAsync(cancellationToken))! == expected.Length)
+            {
+                return;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"Not every node registered within 60 s; see {LogDirectory}.");
+            }
+
+            await Task.Delay(100, cancellationToken);
+        }
+    }
+
+    private static void EnsurePortFree(int port)
+    {
+        try
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, port);
+            listener.Start();
+        }
+        catch (SocketException)
+        {
+            throw new ClusterStartException($"Port {port} on 127.0.0.1 is taken; choose another with --port.");
+        }
+    }
+}
