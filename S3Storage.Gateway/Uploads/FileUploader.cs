@@ -56,11 +56,8 @@ public sealed partial class FileUploader(
         var sent = new List<SentChunk>(ChunkPlanner.ChunksPerFile);
         try
         {
-            upload.File.UploadStatus = UploadStatus.Uploading;
-            await db.SaveChangesAsync(cancellationToken);
-
             using var fileHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            var progress = new Progress(db, upload.Session.SessionId, body.Length);
+            var progress = new Progress(db, upload.File.FileId, upload.Session.SessionId, body.Length);
             foreach (var chunk in upload.File.Chunks.OrderBy(c => c.ChunkNumber))
             {
                 var range = plan.Chunks[chunk.ChunkNumber];
@@ -284,16 +281,27 @@ public sealed partial class FileUploader(
         }
     }
 
-    /// <summary>Publishes bytes received on the session, at most once a second.</summary>
-    private sealed class Progress(MetadataDbContext db, Guid sessionId, long total)
+    /// <summary>
+    /// Moves the file from pending to uploading when its first bytes arrive, and publishes the
+    /// bytes received on the session, at most once a second.
+    /// </summary>
+    private sealed class Progress(MetadataDbContext db, Guid fileId, Guid sessionId, long total)
     {
         private long _received;
         private long _lastWrite = Stopwatch.GetTimestamp();
+        private bool _started;
 
         public async Task AddAsync(long bytes, CancellationToken cancellationToken)
         {
             _received += bytes;
-            if (_received < total && Stopwatch.GetElapsedTime(_lastWrite) < ProgressInterval)
+            if (!_started)
+            {
+                _started = true;
+                await db.Files.Where(f => f.FileId == fileId && f.UploadStatus == UploadStatus.Pending).ExecuteUpdateAsync(
+                    f => f.SetProperty(x => x.UploadStatus, UploadStatus.Uploading),
+                    cancellationToken);
+            }
+            else if (_received < total && Stopwatch.GetElapsedTime(_lastWrite) < ProgressInterval)
             {
                 return;
             }

@@ -25,9 +25,12 @@ public sealed class UploadBody
 
     private readonly PipeReader _reader;
     private readonly byte[]? _expectedEnd;
+    private readonly byte[]? _partDelimiter;
+    private readonly byte[] _carry = [];
+    private int _carryLength;
     private long _remaining;
 
-    private UploadBody(PipeReader reader, string filename, string contentType, long length, byte[]? expectedEnd)
+    private UploadBody(PipeReader reader, string filename, string contentType, long length, byte[]? expectedEnd, byte[]? partDelimiter)
     {
         _reader = reader;
         Filename = filename;
@@ -35,6 +38,11 @@ public sealed class UploadBody
         Length = length;
         _remaining = length;
         _expectedEnd = expectedEnd;
+        _partDelimiter = partDelimiter;
+        if (partDelimiter is not null)
+        {
+            _carry = new byte[(partDelimiter.Length - 1) * 2];
+        }
     }
 
     public string Filename { get; }
@@ -87,7 +95,7 @@ public sealed class UploadBody
 
         var filename = request.Query["filename"].ToString();
         ValidateFilename(filename, "Add ?filename=<name> to the URL of a raw upload.");
-        return new UploadBody(request.BodyReader, filename, mediaType.ToString(), contentLength, expectedEnd: null);
+        return new UploadBody(request.BodyReader, filename, mediaType.ToString(), contentLength, expectedEnd: null, partDelimiter: null);
     }
 
     /// <summary>Reads up to <paramref name="destination"/>.Length bytes of the file; 0 only at its end.</summary>
@@ -112,7 +120,45 @@ public sealed class UploadBody
         buffer.Slice(0, taken).CopyTo(destination.Span);
         _reader.AdvanceTo(buffer.GetPosition(taken));
         _remaining -= taken;
+        if (_partDelimiter is not null)
+        {
+            RefuseEmbeddedDelimiter(destination.Span[..taken]);
+        }
+
         return taken;
+    }
+
+    /// <summary>
+    /// A form part ends at the first CRLF + "--" + boundary (RFC 2046 forbids it inside a part):
+    /// finding one inside what Content-Length says is the file means the file part is not the
+    /// last part, and its bytes would be stored with the next part's framing.
+    /// </summary>
+    private void RefuseEmbeddedDelimiter(ReadOnlySpan<byte> data)
+    {
+        var delimiter = _partDelimiter!;
+        var tail = delimiter.Length - 1;
+        // The delimiter may straddle two reads: check the previous read's tail joined to this head.
+        var head = Math.Min(tail, data.Length);
+        data[..head].CopyTo(_carry.AsSpan(_carryLength));
+        if (_carry.AsSpan(0, _carryLength + head).IndexOf(delimiter) >= 0 || data.IndexOf(delimiter) >= 0)
+        {
+            throw new UploadRejectedException(StatusCodes.Status400BadRequest, "The form is malformed",
+                "The 'file' part must be the last part of the form: another part follows it.");
+        }
+
+        var keep = Math.Min(tail, data.Length);
+        if (data.Length >= tail)
+        {
+            data[^keep..].CopyTo(_carry);
+            _carryLength = keep;
+        }
+        else
+        {
+            var joined = _carry.AsSpan(0, _carryLength + head).ToArray();
+            var kept = Math.Min(tail, joined.Length);
+            joined.AsSpan(joined.Length - kept).CopyTo(_carry);
+            _carryLength = kept;
+        }
     }
 
     /// <summary>Checks what follows the file: for a form, exactly the closing boundary.</summary>
@@ -187,7 +233,7 @@ public sealed class UploadBody
                     throw TooLarge(length, maxFileSize);
                 }
 
-                return new UploadBody(reader, filename!, contentType, length, closing);
+                return new UploadBody(reader, filename!, contentType, length, closing, nextPart);
             }
 
             // Another field: skip its value up to the next delimiter.
