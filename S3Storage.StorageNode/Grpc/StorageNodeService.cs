@@ -37,9 +37,20 @@ public sealed class StorageNodeService(
             throw new ChunkStoreException(ChunkError.InvalidArgument, "The first message of PutChunk must be the chunk header.");
         }
 
-        var chunk = Describe(requestStream.Current.Header);
         var messages = new PutMessages(requestStream);
-        var stored = await store.WriteAsync(chunk, messages.DataAsync(cancellationToken), () => messages.TrailerSha256, cancellationToken);
+        ChunkDescriptor chunk;
+        bool stored;
+        try
+        {
+            chunk = Describe(requestStream.Current.Header);
+            stored = await store.WriteAsync(chunk, messages.DataAsync(cancellationToken), () => messages.TrailerSha256, cancellationToken);
+        }
+        catch (ChunkStoreException e) when (e.Error is not ChunkError.Cancelled && !cancellationToken.IsCancellationRequested)
+        {
+            await messages.DrainAsync(cancellationToken);
+            throw;
+        }
+
         return new PutChunkResponse
         {
             ChunkId = chunk.Id.Value,
@@ -183,12 +194,53 @@ public sealed class StorageNodeService(
     /// <summary>The data messages of a put, then its optional trailer; nothing may follow the trailer.</summary>
     private sealed class PutMessages(IAsyncStreamReader<PutChunkRequest> requestStream)
     {
+        /// <summary>
+        /// A refusal answered while the client still streams resets the HTTP/2 stream with
+        /// megabytes in flight, and under load that has cost the whole connection, the next
+        /// call on it included (HttpClient then retries that call without its first messages).
+        /// Reading on for a bounded while lets most refusals end the stream cleanly.
+        /// </summary>
+        private const long MaxDrainBytes = 2L * 16 * 1024 * 1024;
+
+        private static readonly TimeSpan MaxDrainTime = TimeSpan.FromSeconds(2);
+
+        private bool _ended;
+
         public byte[]? TrailerSha256 { get; private set; }
+
+        public async Task DrainAsync(CancellationToken cancellationToken)
+        {
+            if (_ended)
+            {
+                return;
+            }
+
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            limit.CancelAfter(MaxDrainTime);
+            long drained = 0;
+            try
+            {
+                while (drained < MaxDrainBytes && await requestStream.MoveNext(limit.Token))
+                {
+                    drained += requestStream.Current.CalculateSize();
+                }
+            }
+            catch (Exception e) when (e is OperationCanceledException or IOException or InvalidOperationException)
+            {
+                // Gave up draining: the refusal goes out anyway.
+            }
+        }
 
         public async IAsyncEnumerable<ReadOnlyMemory<byte>> DataAsync([EnumeratorCancellation] CancellationToken cancellationToken)
         {
-            while (await requestStream.MoveNext(cancellationToken))
+            while (true)
             {
+                if (!await requestStream.MoveNext(cancellationToken))
+                {
+                    _ended = true;
+                    yield break;
+                }
+
                 var message = requestStream.Current;
                 if (TrailerSha256 is not null)
                 {

@@ -55,6 +55,24 @@ public sealed class DiskFullTests(PostgresServerFixture postgres) : IAsyncLifeti
     }
 
     [Fact]
+    public async Task A_refused_put_does_not_break_the_next_call_on_the_same_connection()
+    {
+        // The node refuses at once while the client still streams; without draining, the reset
+        // stream could take the HTTP/2 connection down and the next call lost its header.
+        var node = _node!;
+        var tooLarge = RandomBytes(24 * 1024 * 1024, 33);
+        for (var round = 0; round < 10; round++)
+        {
+            var refused = await Assert.ThrowsAsync<RpcException>(() => PutAsync(node.Client, NewChunkId(), tooLarge, Cancel));
+            Assert.Equal(StatusCode.ResourceExhausted, refused.StatusCode);
+            var small = RandomBytes(100_000, round);
+            var stored = await PutAsync(node.Client, NewChunkId(), small, Cancel);
+            Assert.Equal(small.Length, stored.Size);
+            await node.Client.DeleteChunkAsync(new Contracts.Storage.DeleteChunkRequest { ChunkId = stored.ChunkId }, cancellationToken: Cancel);
+        }
+    }
+
+    [Fact]
     public async Task A_disk_that_fills_up_during_writes_refuses_the_chunk_that_no_longer_fits()
     {
         var node = _node!;
