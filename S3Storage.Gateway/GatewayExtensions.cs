@@ -9,6 +9,7 @@ using S3Storage.Gateway.Apis;
 using S3Storage.Gateway.Cluster;
 using S3Storage.Gateway.Downloads;
 using S3Storage.Gateway.Files;
+using S3Storage.Gateway.Maintenance;
 using S3Storage.Gateway.Telemetry;
 using S3Storage.Gateway.Uploads;
 
@@ -24,6 +25,7 @@ public static class GatewayExtensions
         var services = builder.Services;
         services.AddOptions<StorageOptions>().Bind(builder.Configuration.GetSection(StorageOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<UploadOptions>().Bind(builder.Configuration.GetSection(UploadOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<RepairOptions>().Bind(builder.Configuration.GetSection(RepairOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
 
         var maxFileSize = builder.Configuration.GetSection(StorageOptions.SectionName).GetValue(nameof(StorageOptions.MaxFileSize), new StorageOptions().MaxFileSize);
         services.Configure<KestrelServerOptions>(kestrel =>
@@ -46,10 +48,16 @@ public static class GatewayExtensions
         services.AddSingleton<ChunkCopier>();
         services.AddSingleton<ChunkWriter>();
         services.AddSingleton<ChunkStreamer>();
+        services.AddSingleton<ReplicaStatusRecorder>();
         services.AddScoped<FileUploader>();
         services.AddScoped<FileCatalog>();
         services.AddScoped<FileDeleter>();
-        services.AddHostedService<RingRefreshService>();
+        services.AddSingleton<RingRefreshService>();
+        services.AddHostedService(sp => sp.GetRequiredService<RingRefreshService>());
+        services.AddSingleton<SessionCleanupService>();
+        services.AddHostedService(sp => sp.GetRequiredService<SessionCleanupService>());
+        services.AddSingleton<RepairService>();
+        services.AddHostedService(sp => sp.GetRequiredService<RepairService>());
 
         services.AddHealthChecks().AddCheck<StorageNodesHealthCheck>(StorageNodesHealthCheck.Name);
 

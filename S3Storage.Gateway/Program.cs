@@ -12,5 +12,6 @@ app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.MapDefaultEndpoints(GatewayHealth.WriteAsync);
 app.MapFilesApi();
+app.MapAdminApi();
 
 app.Run();

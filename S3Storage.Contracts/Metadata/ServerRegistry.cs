@@ -14,6 +14,18 @@ public sealed record ServerRegistration(
     long TotalChunks,
     string? Metadata = null);
 
+/// <summary>A server as placement and operators see it; <see cref="HeartbeatAge"/> by the database clock.</summary>
+public sealed record ServerState(
+    Guid ServerId,
+    string Name,
+    string GrpcAddress,
+    ServerStatus Status,
+    bool Live,
+    TimeSpan? HeartbeatAge,
+    long AvailableSpace,
+    long UsedSpace,
+    long TotalChunks);
+
 /// <summary>
 /// Membership in <c>storage_servers</c> and <c>hash_ring_nodes</c>. Every time comparison uses
 /// the database clock, so nodes and gateway on different hosts agree on heartbeat age.
@@ -36,6 +48,13 @@ public sealed class ServerRegistry(MetadataDbContext db)
         return strategy.ExecuteAsync(async () =>
         {
             await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            // A node whose data directory was wiped comes back with a new id at the old
+            // address: the old identity is retired (its copies are gone with the directory,
+            // and repair re-creates them from the other replicas).
+            await db.Database.ExecuteSqlInterpolatedAsync($"""
+                UPDATE storage_servers SET status = 'inactive', grpc_address = 'http://retired-' || server_id::text
+                WHERE grpc_address = {registration.GrpcAddress} AND server_id <> {registration.ServerId}
+                """, cancellationToken);
             await db.Database.ExecuteSqlInterpolatedAsync($"""
                 INSERT INTO storage_servers (server_id, name, grpc_address, status, available_space, used_space, total_chunks, last_heartbeat, metadata)
                 VALUES ({registration.ServerId}, {registration.Name}, {registration.GrpcAddress}, 'active',
@@ -43,7 +62,8 @@ public sealed class ServerRegistry(MetadataDbContext db)
                 ON CONFLICT (server_id) DO UPDATE SET
                     name = EXCLUDED.name,
                     grpc_address = EXCLUDED.grpc_address,
-                    status = 'active',
+                    -- A drain survives restarts: only an operator ends it.
+                    status = CASE WHEN storage_servers.status = 'draining' THEN 'draining' ELSE 'active' END,
                     available_space = EXCLUDED.available_space,
                     used_space = EXCLUDED.used_space,
                     total_chunks = EXCLUDED.total_chunks,
@@ -82,6 +102,22 @@ public sealed class ServerRegistry(MetadataDbContext db)
         await db.StorageServers
             .Where(s => s.ServerId == serverId)
             .ExecuteUpdateAsync(s => s.SetProperty(x => x.Status, status), cancellationToken) == 1;
+
+    /// <summary>Every server with its heartbeat age and whether it counts as live (heartbeat fresh, not inactive).</summary>
+    public Task<List<ServerState>> GetServerStatesAsync(TimeSpan maxHeartbeatAge, CancellationToken cancellationToken) =>
+        db.StorageServers.AsNoTracking()
+            .OrderBy(s => s.Name)
+            .Select(s => new ServerState(
+                s.ServerId,
+                s.Name,
+                s.GrpcAddress,
+                s.Status,
+                s.Status != ServerStatus.Inactive && s.LastHeartbeat != null && s.LastHeartbeat >= DatabaseClock.Now() - maxHeartbeatAge,
+                s.LastHeartbeat == null ? null : DatabaseClock.Now() - s.LastHeartbeat,
+                s.AvailableSpace,
+                s.UsedSpace,
+                s.TotalChunks))
+            .ToListAsync(cancellationToken);
 
     /// <summary>Active servers whose last heartbeat is at most <paramref name="maxHeartbeatAge"/> old.</summary>
     public Task<List<StorageServer>> GetLiveServersAsync(TimeSpan maxHeartbeatAge, CancellationToken cancellationToken) =>

@@ -81,6 +81,28 @@ public sealed class HashRing
         return new HashRing(positions, owners, servers);
     }
 
+    /// <summary>
+    /// Each server's fraction of the ring: a point owns the positions after the previous point
+    /// up to itself, which is where the keys it receives as first replica hash to.
+    /// </summary>
+    public IReadOnlyDictionary<Guid, double> Shares()
+    {
+        var owned = new double[_servers.Length];
+        for (var i = 0; i < _positions.Length; i++)
+        {
+            var previous = i == 0 ? (long)_positions[^1] - (1L << 32) : _positions[i - 1];
+            owned[_owners[i]] += _positions[i] - previous;
+        }
+
+        var shares = new Dictionary<Guid, double>(_servers.Length);
+        for (var i = 0; i < _servers.Length; i++)
+        {
+            shares[_servers[i]] = owned[i] / (1L << 32);
+        }
+
+        return shares;
+    }
+
     /// <summary>The ring key of a chunk: <c>"{fileId}#{chunkNumber}"</c>.</summary>
     public static string ChunkKey(Guid fileId, int chunkNumber) => $"{fileId:D}#{chunkNumber}";
 

@@ -50,6 +50,10 @@ public static class FilesApi
         {
             return TypedResults.Problem(e.Message, statusCode: StatusCodes.Status503ServiceUnavailable, title: "Not enough storage nodes are available");
         }
+        catch (UploadExpiredException e)
+        {
+            return TypedResults.Problem(e.Message, statusCode: StatusCodes.Status408RequestTimeout, title: "The upload stalled and expired");
+        }
         catch (BadHttpRequestException e)
         {
             return TypedResults.Problem(e.Message, statusCode: e.StatusCode, title: "The request body could not be read");

@@ -14,6 +14,16 @@ public sealed partial class ChunkRemover(NodeClients clients, ClusterView cluste
 {
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Deletes the chunks from every live node: for uploads that died before recording where
+    /// every copy went. Deleting is idempotent, so asking a node without the chunk costs one call.
+    /// </summary>
+    public Task<int> RemoveEverywhereAsync(IReadOnlyCollection<Guid> chunkIds, CancellationToken cancellationToken)
+    {
+        var nodes = cluster.Current.Nodes.Values.Where(n => n.Live).ToList();
+        return RemoveAsync(chunkIds.SelectMany(chunk => nodes.Select(node => new ReplicaToRemove(chunk, node.ServerId))), cancellationToken);
+    }
+
     /// <summary>Returns how many copies were confirmed gone.</summary>
     public async Task<int> RemoveAsync(IEnumerable<ReplicaToRemove> replicas, CancellationToken cancellationToken)
     {

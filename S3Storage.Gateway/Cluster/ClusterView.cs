@@ -3,8 +3,12 @@ using S3Storage.Contracts.Placement;
 
 namespace S3Storage.Gateway.Cluster;
 
-/// <summary>A storage node as the gateway knows it.</summary>
-public sealed record NodeInfo(Guid ServerId, string Name, string Address, ServerStatus Status, bool Live);
+/// <summary>
+/// A storage node as the gateway knows it. <see cref="Live"/>: its heartbeat is fresh and it is
+/// not inactive, so it can be read from. <see cref="InRing"/>: placement may also write to it
+/// (active and live; a draining node is live but out of the ring).
+/// </summary>
+public sealed record NodeInfo(Guid ServerId, string Name, string Address, ServerStatus Status, bool Live, bool InRing, TimeSpan? HeartbeatAge = null);
 
 /// <summary>One consistent picture of the cluster: the ring of live nodes and every known node's address.</summary>
 public sealed record ClusterSnapshot(HashRing Ring, IReadOnlyDictionary<Guid, NodeInfo> Nodes, DateTimeOffset LoadedAt)

@@ -1,8 +1,6 @@
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using S3Storage.Contracts.Configuration;
 using S3Storage.Contracts.Metadata;
-using S3Storage.Contracts.Metadata.Entities;
 using S3Storage.Gateway.Telemetry;
 
 namespace S3Storage.Gateway.Cluster;
@@ -63,19 +61,17 @@ public sealed partial class RingRefreshService(
         var registry = new ServerRegistry(db);
         var nodeTimeout = options.Value.NodeTimeout;
         var ring = await registry.LoadRingAsync(nodeTimeout, cancellationToken);
-        var live = ring.Servers.ToHashSet();
-        var servers = await db.StorageServers.AsNoTracking()
-            .Select(s => new { s.ServerId, s.Name, s.GrpcAddress, s.Status })
-            .ToListAsync(cancellationToken);
+        var inRing = ring.Servers.ToHashSet();
+        var servers = await registry.GetServerStatesAsync(nodeTimeout, cancellationToken);
         var nodes = servers.ToDictionary(
             s => s.ServerId,
-            s => new NodeInfo(s.ServerId, s.Name, s.GrpcAddress, s.Status, live.Contains(s.ServerId)));
+            s => new NodeInfo(s.ServerId, s.Name, s.GrpcAddress, s.Status, s.Live, inRing.Contains(s.ServerId), s.HeartbeatAge));
 
         var previous = view.Current;
         view.Update(new ClusterSnapshot(ring, nodes, DateTimeOffset.UtcNow));
         if (previous.LiveCount != ring.ServerCount || !previous.Ring.Servers.SequenceEqual(ring.Servers))
         {
-            LogRingChanged(logger, ring.ServerCount, ring.PointCount, string.Join(", ", nodes.Values.Where(n => n.Live).Select(n => n.Name).Order()));
+            LogRingChanged(logger, ring.ServerCount, ring.PointCount, string.Join(", ", nodes.Values.Where(n => n.InRing).Select(n => n.Name).Order()));
         }
     }
 

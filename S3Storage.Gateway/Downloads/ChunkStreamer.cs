@@ -21,6 +21,7 @@ public sealed class ReplicasExhaustedException(string message) : Exception(messa
 public sealed partial class ChunkStreamer(
     NodeClients clients,
     ClusterView cluster,
+    ReplicaStatusRecorder recorder,
     GatewayMetrics metrics,
     IOptions<UploadOptions> options,
     ILogger<ChunkStreamer> logger)
@@ -34,6 +35,8 @@ public sealed partial class ChunkStreamer(
     private TimeSpan StallTimeout => options.Value.StallTimeout;
 
     private ILogger Logger => logger;
+
+    private ReplicaStatusRecorder Recorder => recorder;
 
     /// <summary>Opens the first slice on a replica that answers; throws when none does.</summary>
     public async Task<SliceReader?> OpenFirstAsync(IReadOnlyList<ChunkSlice> slices, CancellationToken cancellationToken)
@@ -128,7 +131,7 @@ public sealed partial class ChunkStreamer(
                 }
                 catch (Exception e) when (IsNodeFailure(e, cancellationToken))
                 {
-                    FailOver(e);
+                    await FailOverAsync(e);
                 }
             }
         }
@@ -160,7 +163,7 @@ public sealed partial class ChunkStreamer(
                 }
                 catch (Exception e) when (IsNodeFailure(e, cancellationToken))
                 {
-                    FailOver(e);
+                    await FailOverAsync(e);
                 }
             }
 
@@ -219,10 +222,15 @@ public sealed partial class ChunkStreamer(
             return stall.Token;
         }
 
-        private void FailOver(Exception reason)
+        private async Task FailOverAsync(Exception reason)
         {
             var node = slice.Replicas[_replica];
             LogFailover(owner.Logger, slice.ChunkNumber, node.Name, _delivered, reason.Message);
+            if (ReplicaStatusRecorder.StatusFor(reason) is { } status)
+            {
+                await owner.Recorder.RecordAsync(slice.ChunkId, node, status);
+            }
+
             owner.Metrics.Failover("download");
             owner.Cluster.RequestRefresh();
             _call?.Dispose();

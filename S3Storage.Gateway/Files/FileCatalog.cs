@@ -16,7 +16,11 @@ public sealed class FileCatalog(MetadataDbContext db, ClusterView cluster)
             .AsSplitQuery()
             .SingleOrDefaultAsync(f => f.FileId == fileId, cancellationToken);
 
-    /// <summary>Each chunk with its stored copies, live nodes first.</summary>
+    /// <summary>
+    /// Each chunk with its stored copies, live nodes first; among those the order is a hash of
+    /// chunk and server, so reads of one chunk always try the same copy first (its node's page
+    /// cache stays warm) while different chunks spread over their nodes.
+    /// </summary>
     public IReadOnlyList<ChunkSlice> ReadPlan(StoredFile file)
     {
         var snapshot = cluster.Current;
@@ -32,8 +36,11 @@ public sealed class FileCatalog(MetadataDbContext db, ClusterView cluster)
                 .Select(r => snapshot.Node(r.ServerId))
                 .OfType<NodeInfo>()
                 .OrderByDescending(n => n.Live)
+                .ThenBy(n => ReadPreference(chunk.ChunkId, n.ServerId))
                 .ToList())).ToList();
     }
+
+    public static uint ReadPreference(Guid chunkId, Guid serverId) => Contracts.Placement.HashRing.Hash($"{chunkId:D}#{serverId:D}");
 
     public async Task<FileMetadata> DescribeAsync(StoredFile file, CancellationToken cancellationToken)
     {

@@ -11,6 +11,9 @@ using S3Storage.Gateway.Telemetry;
 
 namespace S3Storage.Gateway.Uploads;
 
+/// <summary>The cleanup job expired the upload's session while it ran.</summary>
+public sealed class UploadExpiredException(string message) : Exception(message);
+
 /// <summary>What the client gets back for a stored file.</summary>
 public sealed record UploadedFile(Guid FileId, string Filename, string ContentType, long Size, string Sha256, int ChunkCount);
 
@@ -22,6 +25,7 @@ public sealed record UploadedFile(Guid FileId, string Filename, string ContentTy
 /// </summary>
 public sealed partial class FileUploader(
     MetadataDbContext db,
+    IServiceScopeFactory scopes,
     ClusterView cluster,
     ChunkWriter writer,
     ChunkCopier copier,
@@ -54,10 +58,12 @@ public sealed partial class FileUploader(
         activity?.SetTag("s3storage.file_id", upload.File.FileId);
         activity?.SetTag("s3storage.file_size", body.Length);
         var sent = new List<SentChunk>(ChunkPlanner.ChunksPerFile);
+        using var keepAlive = new CancellationTokenSource();
+        var keepingAlive = KeepSessionAliveAsync(upload.Session.SessionId, keepAlive.Token);
         try
         {
             using var fileHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            var progress = new Progress(db, upload.File.FileId, upload.Session.SessionId, body.Length);
+            var progress = new Progress(db, upload.File.FileId, upload.Session.SessionId, body.Length, uploadOptions.Value.SessionTimeout);
             foreach (var chunk in upload.File.Chunks.OrderBy(c => c.ChunkNumber))
             {
                 var range = plan.Chunks[chunk.ChunkNumber];
@@ -88,6 +94,41 @@ public sealed partial class FileUploader(
             LogUploadFailed(logger, upload.File.FileId, clientGone ? "the client went away" : e.Message);
             await AbandonAsync(upload, sent, clientGone);
             throw;
+        }
+        finally
+        {
+            await keepAlive.CancelAsync();
+            await keepingAlive;
+        }
+    }
+
+    /// <summary>
+    /// While this gateway works on the upload (streaming, waiting for nodes to store, copying to
+    /// full replication) it keeps the session from expiring; only a gateway that died stops
+    /// doing so, and then the cleanup job takes the upload. Runs on its own DbContext: the
+    /// request's is busy with the upload itself.
+    /// </summary>
+    private async Task KeepSessionAliveAsync(Guid sessionId, CancellationToken cancellationToken)
+    {
+        var timeout = uploadOptions.Value.SessionTimeout;
+        using var timer = new PeriodicTimer(timeout / 3);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                await using var scope = scopes.CreateAsyncScope();
+                var sessions = scope.ServiceProvider.GetRequiredService<MetadataDbContext>().UploadSessions;
+                var expiresAt = DateTimeOffset.UtcNow + timeout;
+                await sessions.Where(s => s.SessionId == sessionId && s.Status == SessionStatus.Active)
+                    .ExecuteUpdateAsync(s => s.SetProperty(x => x.ExpiresAt, expiresAt), cancellationToken);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception e) when (e is DbUpdateException or Npgsql.NpgsqlException or InvalidOperationException)
+        {
+            LogKeepAliveFailed(logger, sessionId, e.Message);
         }
     }
 
@@ -237,10 +278,28 @@ public sealed partial class FileUploader(
         upload.File.UploadStatus = UploadStatus.Completed;
         upload.File.Checksum = sha256;
         upload.File.CompletedAt = now;
-        upload.Session.Status = SessionStatus.Completed;
-        upload.Session.BytesReceived = upload.File.TotalSize;
-        upload.Session.LastActivity = now;
-        await db.SaveChangesAsync(cancellationToken);
+        var strategy = db.Database.CreateExecutionStrategy();
+        await strategy.ExecuteAsync(async () =>
+        {
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            // Claiming the session in the same transaction means an upload the cleanup job has
+            // already expired can never turn into a completed file.
+            var claimed = await db.UploadSessions
+                .Where(s => s.SessionId == upload.Session.SessionId && s.Status == SessionStatus.Active)
+                .ExecuteUpdateAsync(
+                    s => s.SetProperty(x => x.Status, SessionStatus.Completed)
+                        .SetProperty(x => x.BytesReceived, upload.File.TotalSize)
+                        .SetProperty(x => x.LastActivity, now),
+                    cancellationToken);
+            if (claimed == 0)
+            {
+                throw new UploadExpiredException($"The upload session {upload.Session.SessionId} expired before the upload finished.");
+            }
+
+            await db.SaveChangesAsync(cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        });
+        db.Entry(upload.Session).State = EntityState.Detached;
     }
 
     /// <summary>
@@ -270,8 +329,12 @@ public sealed partial class FileUploader(
             }
 
             upload.File.UploadStatus = UploadStatus.Failed;
-            upload.Session.Status = clientGone ? SessionStatus.Cancelled : SessionStatus.Completed;
-            upload.Session.LastActivity = DateTimeOffset.UtcNow;
+            if (db.Entry(upload.Session).State != EntityState.Detached)
+            {
+                upload.Session.Status = clientGone ? SessionStatus.Cancelled : SessionStatus.Completed;
+                upload.Session.LastActivity = DateTimeOffset.UtcNow;
+            }
+
             await db.SaveChangesAsync(CancellationToken.None);
         }
         catch (Exception e) when (e is DbUpdateException or InvalidOperationException or Npgsql.NpgsqlException)
@@ -285,7 +348,7 @@ public sealed partial class FileUploader(
     /// Moves the file from pending to uploading when its first bytes arrive, and publishes the
     /// bytes received on the session, at most once a second.
     /// </summary>
-    private sealed class Progress(MetadataDbContext db, Guid fileId, Guid sessionId, long total)
+    private sealed class Progress(MetadataDbContext db, Guid fileId, Guid sessionId, long total, TimeSpan sessionTimeout)
     {
         private long _received;
         private long _lastWrite = Stopwatch.GetTimestamp();
@@ -308,11 +371,21 @@ public sealed partial class FileUploader(
 
             _lastWrite = Stopwatch.GetTimestamp();
             var received = _received;
-            await db.UploadSessions.Where(s => s.SessionId == sessionId).ExecuteUpdateAsync(
-                s => s.SetProperty(x => x.BytesReceived, received).SetProperty(x => x.LastActivity, DateTimeOffset.UtcNow),
+            var now = DateTimeOffset.UtcNow;
+            // Bytes still flowing keep the session alive: only a silent upload expires.
+            var expiresAt = now + sessionTimeout;
+            var active = await db.UploadSessions.Where(s => s.SessionId == sessionId && s.Status == SessionStatus.Active).ExecuteUpdateAsync(
+                s => s.SetProperty(x => x.BytesReceived, received).SetProperty(x => x.LastActivity, now).SetProperty(x => x.ExpiresAt, expiresAt),
                 cancellationToken);
+            if (active == 0)
+            {
+                throw new UploadExpiredException($"The upload session {sessionId} expired and was cleaned up.");
+            }
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not keep upload session {SessionId} alive: {Reason}")]
+    private static partial void LogKeepAliveFailed(ILogger logger, Guid sessionId, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Stored file {FileId} ({Filename}, {Size} bytes) in {Seconds:F2} s")]
     private static partial void LogUploaded(ILogger logger, Guid fileId, string filename, long size, double seconds);

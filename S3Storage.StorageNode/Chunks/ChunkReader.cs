@@ -82,9 +82,9 @@ public sealed class ChunkReader(ChunkId id, FileStream file, ChunkFileHeader hea
     }
 
     /// <summary>Reads every block and checks the CRC-32s and the SHA-256; used by the scrub.</summary>
-    public async Task<bool> VerifyAsync(Func<long, CancellationToken, ValueTask> onBytesRead, ILogger logger, CancellationToken cancellationToken)
+    public async Task<bool> VerifyAsync(Func<long, CancellationToken, ValueTask> onBytesRead, ILogger logger, CancellationToken cancellationToken, string foundBy = "scrub")
     {
-        _foundBy = "scrub";
+        _foundBy = foundBy;
         try
         {
             await foreach (var piece in ReadAsync(0, header.DataLength, header.BlockSize, logger, cancellationToken))

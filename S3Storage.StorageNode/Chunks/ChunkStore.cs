@@ -34,9 +34,12 @@ public sealed class ChunkStore
     private long _bytesRead;
     private long _ioErrors;
 
-    public ChunkStore(IOptions<NodeOptions> options, NodeMetrics metrics)
+    private readonly ILogger<ChunkStore> _logger;
+
+    public ChunkStore(IOptions<NodeOptions> options, NodeMetrics metrics, ILogger<ChunkStore> logger)
     {
         _metrics = metrics;
+        _logger = logger;
         Root = Path.GetFullPath(options.Value.DataDir);
         ChunksDirectory = Path.Combine(Root, "chunks");
         TempDirectory = Path.Combine(Root, "tmp");
@@ -138,9 +141,19 @@ public sealed class ChunkStore
         var replacingCorrupt = IsKnownCorrupt(chunk.Id);
         if (existing is not null && !replacingCorrupt && chunk.Sha256 is not null)
         {
-            return SameChunk(existing, chunk.Size, chunk.Sha256)
-                ? false
-                : throw Conflict(chunk.Id, chunk.Size, chunk.Sha256, existing);
+            if (!SameChunk(existing, chunk.Size, chunk.Sha256))
+            {
+                throw Conflict(chunk.Id, chunk.Size, chunk.Sha256, existing);
+            }
+
+            // A repeated put is how repair heals a copy: answer "already present" only for
+            // bytes that still pass their checksums, otherwise replace them.
+            if (await VerifyExistingAsync(chunk.Id, cancellationToken))
+            {
+                return false;
+            }
+
+            replacingCorrupt = true;
         }
 
         var finalPath = PathOf(chunk.Id);
@@ -289,6 +302,20 @@ public sealed class ChunkStore
         Interlocked.Add(ref _bytesWritten, header.DataLength);
         _metrics.ChunkWritten(header.DataLength);
         return true;
+    }
+
+    private async Task<bool> VerifyExistingAsync(ChunkId id, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var reader = await OpenReadAsync(id, cancellationToken);
+            return await reader.VerifyAsync((_, _) => ValueTask.CompletedTask, _logger, cancellationToken, foundBy: "put");
+        }
+        catch (ChunkStoreException e) when (e.Error is ChunkError.DataLoss or ChunkError.NotFound)
+        {
+            _knownCorrupt.TryAdd(id.Value, 0);
+            return false;
+        }
     }
 
     /// <summary>Opens a chunk for reading; NotFound when absent, DataLoss when its file is damaged.</summary>

@@ -17,8 +17,23 @@ public class ClusterFixture : IAsyncLifetime
 
     public string Root { get; } = Path.Combine(Path.GetTempPath(), $"s3storage-cluster-{Guid.NewGuid():N}");
 
+    /// <summary>Settings a fixture adds to or overrides on the gateway.</summary>
+    protected virtual IReadOnlyDictionary<string, string?> GatewayOverrides { get; } = new Dictionary<string, string?>();
+
     public async ValueTask InitializeAsync()
     {
+        var gateway = new Dictionary<string, string?>
+        {
+            ["Storage__NodeTimeout"] = "00:00:03",
+            ["Storage__RingRefreshInterval"] = "00:00:01",
+            ["Uploads__StallTimeout"] = "00:00:05",
+            ["Uploads__RetryDelay"] = "00:00:00.050",
+        };
+        foreach (var (key, value) in GatewayOverrides)
+        {
+            gateway[key] = value;
+        }
+
         _cluster = await LocalCluster.StartAsync(
             new ClusterSettings(Root)
             {
@@ -27,13 +42,7 @@ public class ClusterFixture : IAsyncLifetime
                 ReplicationFactor = 2,
                 DurablePostgres = false,
                 HeartbeatInterval = TimeSpan.FromSeconds(1),
-                GatewayEnvironment = new Dictionary<string, string?>
-                {
-                    ["Storage__NodeTimeout"] = "00:00:03",
-                    ["Storage__RingRefreshInterval"] = "00:00:01",
-                    ["Uploads__StallTimeout"] = "00:00:05",
-                    ["Uploads__RetryDelay"] = "00:00:00.050",
-                },
+                GatewayEnvironment = gateway,
             },
             TestContext.Current.CancellationToken);
     }
@@ -53,6 +62,23 @@ public class ClusterFixture : IAsyncLifetime
         {
         }
     }
+}
+
+/// <summary>
+/// A cluster for failure tests: short session timeout and cleanup interval, stalls noticed in
+/// 2 s, no background repair (tests run a pass with POST /admin/repair), a 2 s orphan grace.
+/// </summary>
+public sealed class ResilienceClusterFixture : ClusterFixture
+{
+    protected override IReadOnlyDictionary<string, string?> GatewayOverrides { get; } = new Dictionary<string, string?>
+    {
+        ["Uploads__SessionTimeout"] = "00:00:04",
+        ["Uploads__CleanupInterval"] = "00:00:00.500",
+        ["Uploads__StallTimeout"] = "00:00:02",
+        ["Repair__Enabled"] = "false",
+        ["Repair__OrphanGracePeriod"] = "00:00:02",
+        ["Repair__BytesPerSecond"] = "0",
+    };
 }
 
 [CollectionDefinition(Name)]

@@ -57,6 +57,8 @@ public sealed class LocalCluster : IAsyncDisposable
 
     public GatewayProcess Gateway { get; private set; } = null!;
 
+    private GatewaySettings? _gatewaySettings;
+
     public string LogDirectory => Path.Combine(Settings.DataDirectory, "logs");
 
     public static async Task<LocalCluster> StartAsync(ClusterSettings settings, CancellationToken cancellationToken)
@@ -93,15 +95,12 @@ public sealed class LocalCluster : IAsyncDisposable
             var nodes = await Task.WhenAll(Enumerable.Range(1, settings.Nodes).Select(i => cluster.LaunchNodeAsync($"storage-{i}", cancellationToken)));
             cluster._nodes.AddRange(nodes);
             await cluster.WaitForRegistrationsAsync(cancellationToken);
-            cluster.Gateway = await GatewayProcess.StartAsync(
-                new GatewaySettings(cluster.MetadataConnectionString, gatewayPort, Path.Combine(cluster.LogDirectory, "gateway.log"))
-                {
-                    ReplicationFactor = settings.ReplicationFactor,
-                    Extra = settings.GatewayEnvironment,
-                },
-                settings.Nodes,
-                cluster.NodeEndpoints(),
-                cancellationToken);
+            cluster._gatewaySettings = new GatewaySettings(cluster.MetadataConnectionString, gatewayPort, Path.Combine(cluster.LogDirectory, "gateway.log"))
+            {
+                ReplicationFactor = settings.ReplicationFactor,
+                Extra = settings.GatewayEnvironment,
+            };
+            cluster.Gateway = await GatewayProcess.StartAsync(cluster._gatewaySettings, settings.Nodes, cluster.NodeEndpoints(), cancellationToken);
             return cluster;
         }
         catch
@@ -128,6 +127,19 @@ public sealed class LocalCluster : IAsyncDisposable
         _nodes[_nodes.IndexOf(node)] = restarted;
         await WaitForRegistrationsAsync(cancellationToken);
         return restarted;
+    }
+
+    /// <summary>Stops the gateway (SIGKILL when <paramref name="kill"/>, as in a crash) and starts it again on the same port.</summary>
+    public async Task<GatewayProcess> RestartGatewayAsync(bool kill, CancellationToken cancellationToken)
+    {
+        if (kill)
+        {
+            await Gateway.Process.KillAsync();
+        }
+
+        await Gateway.DisposeAsync();
+        Gateway = await GatewayProcess.StartAsync(_gatewaySettings!, _nodes.Count(n => !n.Process.HasExited), NodeEndpoints(), cancellationToken);
+        return Gateway;
     }
 
     public async ValueTask DisposeAsync()

@@ -1,0 +1,407 @@
+using System.ComponentModel.DataAnnotations;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Grpc.Core;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using S3Storage.Contracts.Configuration;
+using S3Storage.Contracts.Metadata;
+using S3Storage.Contracts.Metadata.Entities;
+using S3Storage.Contracts.Placement;
+using S3Storage.Contracts.Storage;
+using S3Storage.Gateway.Cluster;
+using S3Storage.Gateway.Telemetry;
+
+namespace S3Storage.Gateway.Maintenance;
+
+/// <summary>Repair and garbage collection (section <c>Repair</c>, env <c>Repair__*</c>).</summary>
+public sealed class RepairOptions
+{
+    public const string SectionName = "Repair";
+
+    /// <summary>False switches the background sweep off; POST /admin/repair still runs one pass.</summary>
+    public bool Enabled { get; set; } = true;
+
+    [Range(typeof(TimeSpan), "00:00:00.100", "1.00:00:00", ErrorMessage = "Repair:Interval must be between 100 ms and 1 day.")]
+    public TimeSpan Interval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Copy rate limit, so repair never starves client traffic; 0 is unlimited.</summary>
+    [Range(0, long.MaxValue, ErrorMessage = "Repair:BytesPerSecond must not be negative.")]
+    public long BytesPerSecond { get; set; } = 100L * 1024 * 1024;
+
+    /// <summary>A chunk file no row refers to is deleted only once it is this old: an upload may still be recording it.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "30.00:00:00", ErrorMessage = "Repair:OrphanGracePeriod must be between 0 and 30 days.")]
+    public TimeSpan OrphanGracePeriod { get; set; } = TimeSpan.FromHours(1);
+}
+
+/// <summary>What the last repair pass found and did (GET /admin/repair).</summary>
+public sealed record RepairReport(
+    DateTimeOffset? StartedAt,
+    DateTimeOffset? FinishedAt,
+    bool Running,
+    int ChunksChecked,
+    int UnderReplicated,
+    int Repaired,
+    int Unrecoverable,
+    int Failed,
+    long BytesCopied,
+    int MissingFound,
+    int OrphansCollected,
+    IReadOnlyList<string> DrainsCompleted,
+    string? Error);
+
+/// <summary>
+/// The self-healing sweep, one pass every <c>Repair:Interval</c>:
+/// 1. asks every live node what it holds: stored copies it lacks become <c>missing</c>, chunk
+///    files no row refers to (older than the grace period) are deleted as orphans;
+/// 2. gives every chunk of a completed file <c>Storage:ReplicationFactor</c> healthy copies
+///    (stored, on a live node that is not draining), copying from a healthy copy to the nodes
+///    the ring names, at most <c>Repair:BytesPerSecond</c>;
+/// 3. lets go of draining nodes whose chunks all have their copies elsewhere.
+/// </summary>
+public sealed partial class RepairService(
+    IServiceScopeFactory scopes,
+    ClusterView cluster,
+    NodeClients clients,
+    ChunkCopier copier,
+    ChunkRemover remover,
+    GatewayMetrics metrics,
+    IOptions<RepairOptions> repairOptions,
+    IOptions<StorageOptions> storageOptions,
+    ILogger<RepairService> logger) : BackgroundService
+{
+    private readonly SemaphoreSlim _pass = new(1, 1);
+    private readonly Counter<long> _bytesRepaired = metrics.Meter.CreateCounter<long>("s3storage.gateway.repair.bytes", "By", "Bytes copied by repair.");
+    private readonly Counter<long> _chunksRepaired = metrics.Meter.CreateCounter<long>("s3storage.gateway.repair.chunks", "{chunk}", "Chunk copies made by repair.");
+    private readonly Counter<long> _orphans = metrics.Meter.CreateCounter<long>("s3storage.gateway.repair.orphans", "{chunk}", "Orphan chunk files deleted from nodes.");
+    private RepairReport _last = new(null, null, false, 0, 0, 0, 0, 0, 0, 0, 0, [], null);
+    private int _underReplicated;
+
+    public RepairReport Last => Volatile.Read(ref _last);
+
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        metrics.Meter.CreateObservableGauge("s3storage.gateway.repair.under_replicated", () => Volatile.Read(ref _underReplicated), "{chunk}", "Chunks with fewer healthy copies than the replication factor, at the last pass.");
+        return base.StartAsync(cancellationToken);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (!repairOptions.Value.Enabled)
+        {
+            return;
+        }
+
+        using var timer = new PeriodicTimer(repairOptions.Value.Interval);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            await RunPassAsync(stoppingToken);
+        }
+    }
+
+    /// <summary>Runs one pass now (or waits for the one running) and returns its report.</summary>
+    public async Task<RepairReport> RunPassAsync(CancellationToken cancellationToken)
+    {
+        await _pass.WaitAsync(cancellationToken);
+        var pass = new Pass(DateTimeOffset.UtcNow);
+        Volatile.Write(ref _last, pass.Report(running: true));
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<MetadataDbContext>();
+            var snapshot = cluster.Current;
+            foreach (var node in snapshot.Nodes.Values.Where(n => n.Live))
+            {
+                await ReconcileAsync(db, node, pass, cancellationToken);
+            }
+
+            await RestoreReplicationAsync(db, snapshot, pass, cancellationToken);
+            await CompleteDrainsAsync(db, snapshot, pass, cancellationToken);
+            LogPass(logger, pass.ChunksChecked, pass.UnderReplicated, pass.Repaired, pass.Unrecoverable, pass.BytesCopied, pass.MissingFound, pass.OrphansCollected);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            pass.Error = e.Message;
+            LogPassFailed(logger, e.Message);
+        }
+        finally
+        {
+            pass.FinishedAt = DateTimeOffset.UtcNow;
+            Volatile.Write(ref _underReplicated, pass.UnderReplicated - pass.Repaired);
+            Volatile.Write(ref _last, pass.Report(running: false));
+            _pass.Release();
+        }
+
+        return Last;
+    }
+
+    /// <summary>Compares what a node holds with what the rows say it holds.</summary>
+    private async Task ReconcileAsync(MetadataDbContext db, NodeInfo node, Pass pass, CancellationToken cancellationToken)
+    {
+        var recorded = await db.ChunkReplicas.AsNoTracking()
+            .Where(r => r.ServerId == node.ServerId)
+            .Select(r => new { r.ChunkId, r.Status })
+            .ToDictionaryAsync(r => r.ChunkId, r => r.Status, cancellationToken);
+        var present = new HashSet<Guid>();
+        var orphans = new List<Guid>();
+        var graceLimit = DateTimeOffset.UtcNow - repairOptions.Value.OrphanGracePeriod;
+        try
+        {
+            using var listing = clients.For(node).ListChunks(new ListChunksRequest(), cancellationToken: cancellationToken);
+            await foreach (var batch in listing.ResponseStream.ReadAllAsync(cancellationToken))
+            {
+                foreach (var entry in batch.Chunks)
+                {
+                    var chunkId = Guid.Parse(entry.ChunkId);
+                    present.Add(chunkId);
+                    if (!recorded.ContainsKey(chunkId) && entry.StoredAt.ToDateTimeOffset() < graceLimit)
+                    {
+                        orphans.Add(chunkId);
+                    }
+                }
+            }
+        }
+        catch (RpcException e)
+        {
+            LogNodeUnreachable(logger, node.Name, e.Status.Detail);
+            return;
+        }
+
+        var missing = recorded.Where(r => r.Value == ReplicaStatus.Stored && !present.Contains(r.Key)).Select(r => r.Key).ToList();
+        if (missing.Count > 0)
+        {
+            await db.ChunkReplicas
+                .Where(r => r.ServerId == node.ServerId && missing.Contains(r.ChunkId) && r.Status == ReplicaStatus.Stored)
+                .ExecuteUpdateAsync(r => r.SetProperty(x => x.Status, ReplicaStatus.Missing), cancellationToken);
+            pass.MissingFound += missing.Count;
+            LogMissing(logger, node.Name, missing.Count);
+        }
+
+        if (orphans.Count > 0)
+        {
+            // A row may have appeared since the listing started: check again right before deleting.
+            var referenced = await db.ChunkReplicas.AsNoTracking()
+                .Where(r => r.ServerId == node.ServerId && orphans.Contains(r.ChunkId))
+                .Select(r => r.ChunkId)
+                .ToListAsync(cancellationToken);
+            var doomed = orphans.Except(referenced).ToList();
+            var removed = await remover.RemoveAsync(doomed.Select(id => new ReplicaToRemove(id, node.ServerId)), cancellationToken);
+            pass.OrphansCollected += removed;
+            _orphans.Add(removed);
+            LogOrphans(logger, node.Name, removed);
+        }
+    }
+
+    private async Task RestoreReplicationAsync(MetadataDbContext db, ClusterSnapshot snapshot, Pass pass, CancellationToken cancellationToken)
+    {
+        var replicas = storageOptions.Value.ReplicationFactor;
+        var chunks = await db.Chunks.AsNoTracking()
+            .Where(c => c.File!.UploadStatus == UploadStatus.Completed)
+            .Select(c => new
+            {
+                c.ChunkId,
+                c.FileId,
+                c.ChunkNumber,
+                c.ChunkSize,
+                c.ChunkHash,
+                Copies = c.Replicas.Select(r => new { r.ServerId, r.Status }).ToList(),
+            })
+            .ToListAsync(cancellationToken);
+        pass.ChunksChecked = chunks.Count;
+        var limiter = new RateLimiter(repairOptions.Value.BytesPerSecond);
+
+        foreach (var chunk in chunks)
+        {
+            bool Healthy(Guid serverId, ReplicaStatus status) =>
+                status == ReplicaStatus.Stored && snapshot.Node(serverId) is { Live: true, Status: ServerStatus.Active };
+
+            var healthy = chunk.Copies.Where(c => Healthy(c.ServerId, c.Status)).Select(c => c.ServerId).ToHashSet();
+            if (healthy.Count >= replicas)
+            {
+                continue;
+            }
+
+            pass.UnderReplicated++;
+            // Any stored copy on a node that answers can be the source, a draining one included.
+            var source = chunk.Copies
+                .Where(c => c.Status == ReplicaStatus.Stored && snapshot.Node(c.ServerId) is { Live: true })
+                .Select(c => snapshot.Node(c.ServerId)!)
+                .OrderByDescending(n => n.Status == ServerStatus.Active)
+                .FirstOrDefault();
+            if (source is null || chunk.ChunkHash is null)
+            {
+                pass.Unrecoverable++;
+                LogUnrecoverable(logger, chunk.ChunkId, chunk.FileId, chunk.ChunkNumber);
+                continue;
+            }
+
+            var location = new ChunkLocation(chunk.ChunkId, chunk.FileId, chunk.ChunkNumber, chunk.ChunkSize, chunk.ChunkHash);
+            var targets = snapshot.Ring.Locate(HashRing.ChunkKey(chunk.FileId, chunk.ChunkNumber), snapshot.Ring.ServerCount)
+                .Where(id => !healthy.Contains(id))
+                .Select(id => snapshot.Node(id)!)
+                .ToList();
+            foreach (var target in targets)
+            {
+                if (healthy.Count >= replicas)
+                {
+                    break;
+                }
+
+                if (await CopyAsync(db, location, source, target, cancellationToken))
+                {
+                    healthy.Add(target.ServerId);
+                    pass.Repaired++;
+                    pass.BytesCopied += chunk.ChunkSize;
+                    await limiter.WaitAsync(chunk.ChunkSize, cancellationToken);
+                }
+                else
+                {
+                    pass.Failed++;
+                }
+            }
+        }
+    }
+
+    private async Task<bool> CopyAsync(MetadataDbContext db, ChunkLocation chunk, NodeInfo source, NodeInfo target, CancellationToken cancellationToken)
+    {
+        // Recorded before the bytes move, so a crash mid-copy leaves a row that says where to look.
+        await db.Database.ExecuteSqlInterpolatedAsync($"""
+            INSERT INTO chunk_replicas (chunk_id, server_id, status, created_at)
+            VALUES ({chunk.ChunkId}, {target.ServerId}, 'pending', now())
+            ON CONFLICT (chunk_id, server_id) DO UPDATE SET status = 'pending'
+            """, cancellationToken);
+        try
+        {
+            await copier.CopyAsync(chunk, source, target, cancellationToken);
+        }
+        catch (Exception e) when (e is RpcException or IOException or InvalidOperationException)
+        {
+            await db.ChunkReplicas.Where(r => r.ChunkId == chunk.ChunkId && r.ServerId == target.ServerId)
+                .ExecuteUpdateAsync(r => r.SetProperty(x => x.Status, ReplicaStatus.Missing), cancellationToken);
+            LogCopyFailed(logger, chunk.ChunkId, source.Name, target.Name, e.Message);
+            return false;
+        }
+
+        var now = DateTimeOffset.UtcNow;
+        await db.ChunkReplicas.Where(r => r.ChunkId == chunk.ChunkId && r.ServerId == target.ServerId)
+            .ExecuteUpdateAsync(r => r.SetProperty(x => x.Status, ReplicaStatus.Stored).SetProperty(x => x.VerifiedAt, now), cancellationToken);
+        _bytesRepaired.Add(chunk.Size);
+        _chunksRepaired.Add(1);
+        LogCopied(logger, chunk.ChunkId, chunk.ChunkNumber, source.Name, target.Name, chunk.Size);
+        return true;
+    }
+
+    /// <summary>A draining node whose every chunk has its full set of copies elsewhere is let go.</summary>
+    private async Task CompleteDrainsAsync(MetadataDbContext db, ClusterSnapshot snapshot, Pass pass, CancellationToken cancellationToken)
+    {
+        var replicas = storageOptions.Value.ReplicationFactor;
+        foreach (var node in snapshot.Nodes.Values.Where(n => n.Status == ServerStatus.Draining))
+        {
+            var held = await db.ChunkReplicas.AsNoTracking()
+                .Where(r => r.ServerId == node.ServerId)
+                .Select(r => new
+                {
+                    r.ChunkId,
+                    Others = r.Chunk!.Replicas.Where(o => o.ServerId != node.ServerId && o.Status == ReplicaStatus.Stored).Select(o => o.ServerId).ToList(),
+                })
+                .ToListAsync(cancellationToken);
+            var stillNeeded = held.Count(h => h.Others.Count(id => snapshot.Node(id) is { Live: true, Status: ServerStatus.Active }) < replicas);
+            if (stillNeeded > 0)
+            {
+                LogDrainWaiting(logger, node.Name, stillNeeded, held.Count);
+                continue;
+            }
+
+            var chunkIds = held.Select(h => h.ChunkId).ToList();
+            await db.ChunkReplicas.Where(r => r.ServerId == node.ServerId).ExecuteDeleteAsync(cancellationToken);
+            await remover.RemoveAsync(chunkIds.Select(id => new ReplicaToRemove(id, node.ServerId)), cancellationToken);
+            await db.StorageServers.Where(s => s.ServerId == node.ServerId && s.Status == ServerStatus.Draining)
+                .ExecuteUpdateAsync(s => s.SetProperty(x => x.Status, ServerStatus.Inactive), cancellationToken);
+            pass.DrainsCompleted.Add(node.Name);
+            cluster.RequestRefresh();
+            LogDrained(logger, node.Name, chunkIds.Count);
+        }
+    }
+
+    private sealed class Pass(DateTimeOffset startedAt)
+    {
+        public DateTimeOffset StartedAt { get; } = startedAt;
+
+        public DateTimeOffset? FinishedAt { get; set; }
+
+        public int ChunksChecked { get; set; }
+
+        public int UnderReplicated { get; set; }
+
+        public int Repaired { get; set; }
+
+        public int Unrecoverable { get; set; }
+
+        public int Failed { get; set; }
+
+        public long BytesCopied { get; set; }
+
+        public int MissingFound { get; set; }
+
+        public int OrphansCollected { get; set; }
+
+        public List<string> DrainsCompleted { get; } = [];
+
+        public string? Error { get; set; }
+
+        public RepairReport Report(bool running) => new(
+            StartedAt, FinishedAt, running, ChunksChecked, UnderReplicated, Repaired, Unrecoverable, Failed, BytesCopied, MissingFound, OrphansCollected, [.. DrainsCompleted], Error);
+    }
+
+    /// <summary>Spaces copies out so repair averages at most the configured bytes per second.</summary>
+    private sealed class RateLimiter(long bytesPerSecond)
+    {
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private long _bytes;
+
+        public async Task WaitAsync(long bytes, CancellationToken cancellationToken)
+        {
+            _bytes += bytes;
+            if (bytesPerSecond <= 0)
+            {
+                return;
+            }
+
+            var due = TimeSpan.FromSeconds((double)_bytes / bytesPerSecond);
+            if (due > _clock.Elapsed)
+            {
+                await Task.Delay(due - _clock.Elapsed, cancellationToken);
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Repair pass: {Checked} chunks checked, {UnderReplicated} under-replicated, {Repaired} copies made, {Unrecoverable} unrecoverable, {Bytes} bytes copied, {Missing} missing copies found, {Orphans} orphans collected")]
+    private static partial void LogPass(ILogger logger, int @checked, int underReplicated, int repaired, int unrecoverable, long bytes, int missing, int orphans);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Repair pass failed: {Reason}")]
+    private static partial void LogPassFailed(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not list the chunks of {Node}: {Reason}")]
+    private static partial void LogNodeUnreachable(ILogger logger, string node, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Node} lacks {Count} chunks its rows say it stores; they are marked missing")]
+    private static partial void LogMissing(ILogger logger, string node, int count);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Deleted {Count} orphan chunks from {Node}")]
+    private static partial void LogOrphans(ILogger logger, string node, int count);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Chunk {ChunkId} (file {FileId}, chunk {ChunkNumber}) has no readable copy left")]
+    private static partial void LogUnrecoverable(ILogger logger, Guid chunkId, Guid fileId, int chunkNumber);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Copied chunk {ChunkId} (number {ChunkNumber}) from {Source} to {Target}: {Bytes} bytes")]
+    private static partial void LogCopied(ILogger logger, Guid chunkId, int chunkNumber, string source, string target, long bytes);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Copying chunk {ChunkId} from {Source} to {Target} failed: {Reason}")]
+    private static partial void LogCopyFailed(ILogger logger, Guid chunkId, string source, string target, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Draining {Node}: {Remaining} of its {Held} chunks still need copies elsewhere")]
+    private static partial void LogDrainWaiting(ILogger logger, string node, int remaining, int held);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Drained {Node}: its {Chunks} chunks live on other nodes; it is now inactive")]
+    private static partial void LogDrained(ILogger logger, string node, int chunks);
+}
