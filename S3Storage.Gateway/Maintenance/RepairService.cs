@@ -29,6 +29,12 @@ public sealed class RepairOptions
     [Range(0, long.MaxValue, ErrorMessage = "Repair:BytesPerSecond must not be negative.")]
     public long BytesPerSecond { get; set; } = 100L * 1024 * 1024;
 
+    /// <summary>
+    /// Moves copies to the nodes the ring names for them, so a node that joins takes its share
+    /// of the existing chunks (about R/N of the chunk sets change) and not only of new ones.
+    /// </summary>
+    public bool Rebalance { get; set; } = true;
+
     /// <summary>A chunk file no row refers to is deleted only once it is this old: an upload may still be recording it.</summary>
     [Range(typeof(TimeSpan), "00:00:00", "30.00:00:00", ErrorMessage = "Repair:OrphanGracePeriod must be between 0 and 30 days.")]
     public TimeSpan OrphanGracePeriod { get; set; } = TimeSpan.FromHours(1);
@@ -43,6 +49,7 @@ public sealed record RepairReport(
     int UnderReplicated,
     int Repaired,
     int Unrecoverable,
+    int Rebalanced,
     int Failed,
     long BytesCopied,
     int MissingFound,
@@ -56,7 +63,8 @@ public sealed record RepairReport(
 ///    files no row refers to (older than the grace period) are deleted as orphans;
 /// 2. gives every chunk of a completed file <c>Storage:ReplicationFactor</c> healthy copies
 ///    (stored, on a live node that is not draining), copying from a healthy copy to the nodes
-///    the ring names, at most <c>Repair:BytesPerSecond</c>;
+///    the ring names, at most <c>Repair:BytesPerSecond</c>; then, when rebalancing, moves
+///    copies that sit off the ring's choice onto it (only chunks whose placement changed move);
 /// 3. lets go of draining nodes whose chunks all have their copies elsewhere.
 /// </summary>
 public sealed partial class RepairService(
@@ -74,7 +82,7 @@ public sealed partial class RepairService(
     private readonly Counter<long> _bytesRepaired = metrics.Meter.CreateCounter<long>("s3storage.gateway.repair.bytes", "By", "Bytes copied by repair.");
     private readonly Counter<long> _chunksRepaired = metrics.Meter.CreateCounter<long>("s3storage.gateway.repair.chunks", "{chunk}", "Chunk copies made by repair.");
     private readonly Counter<long> _orphans = metrics.Meter.CreateCounter<long>("s3storage.gateway.repair.orphans", "{chunk}", "Orphan chunk files deleted from nodes.");
-    private RepairReport _last = new(null, null, false, 0, 0, 0, 0, 0, 0, 0, 0, [], null);
+    private RepairReport _last = new(null, null, false, 0, 0, 0, 0, 0, 0, 0, 0, 0, [], null);
     private int _underReplicated;
 
     public RepairReport Last => Volatile.Read(ref _last);
@@ -117,7 +125,7 @@ public sealed partial class RepairService(
 
             await RestoreReplicationAsync(db, snapshot, pass, cancellationToken);
             await CompleteDrainsAsync(db, snapshot, pass, cancellationToken);
-            LogPass(logger, pass.ChunksChecked, pass.UnderReplicated, pass.Repaired, pass.Unrecoverable, pass.BytesCopied, pass.MissingFound, pass.OrphansCollected);
+            LogPass(logger, pass.ChunksChecked, pass.UnderReplicated, pass.Repaired, pass.Unrecoverable, pass.Rebalanced, pass.BytesCopied, pass.MissingFound, pass.OrphansCollected);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -260,6 +268,85 @@ public sealed partial class RepairService(
                 }
             }
         }
+
+        if (repairOptions.Value.Rebalance)
+        {
+            await RebalanceAsync(db, snapshot, chunks.Select(c => (c.ChunkId, c.FileId, c.ChunkNumber, c.ChunkSize, c.ChunkHash, c.Copies.Select(x => (x.ServerId, x.Status)).ToList())).ToList(), pass, limiter, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// For chunks with their full set of healthy copies, puts each copy where the ring says:
+    /// copy to the ring's node first, then drop the copy that is off the ring's choice.
+    /// </summary>
+    private async Task RebalanceAsync(
+        MetadataDbContext db,
+        ClusterSnapshot snapshot,
+        List<(Guid ChunkId, Guid FileId, int ChunkNumber, long ChunkSize, string? ChunkHash, List<(Guid ServerId, ReplicaStatus Status)> Copies)> chunks,
+        Pass pass,
+        RateLimiter limiter,
+        CancellationToken cancellationToken)
+    {
+        var replicas = storageOptions.Value.ReplicationFactor;
+        foreach (var chunk in chunks)
+        {
+            var healthy = chunk.Copies
+                .Where(c => c.Status == ReplicaStatus.Stored && snapshot.Node(c.ServerId) is { Live: true, Status: ServerStatus.Active })
+                .Select(c => c.ServerId)
+                .ToHashSet();
+            if (healthy.Count < replicas || chunk.ChunkHash is null)
+            {
+                // Still short of copies: repair's job above.
+                continue;
+            }
+
+            var preferred = snapshot.Ring.Locate(HashRing.ChunkKey(chunk.FileId, chunk.ChunkNumber), replicas);
+            // A node that came back after its chunks were re-created elsewhere leaves one copy
+            // too many: keep the ring's choice and drop the rest.
+            foreach (var extra in healthy.Where(id => !preferred.Contains(id)).ToList())
+            {
+                if (healthy.Count <= replicas)
+                {
+                    break;
+                }
+
+                await db.ChunkReplicas.Where(r => r.ChunkId == chunk.ChunkId && r.ServerId == extra).ExecuteDeleteAsync(cancellationToken);
+                await remover.RemoveAsync([new ReplicaToRemove(chunk.ChunkId, extra)], cancellationToken);
+                healthy.Remove(extra);
+                pass.Rebalanced++;
+            }
+
+            var missing = preferred.Where(id => !healthy.Contains(id)).ToList();
+            if (missing.Count == 0)
+            {
+                continue;
+            }
+
+            var location = new ChunkLocation(chunk.ChunkId, chunk.FileId, chunk.ChunkNumber, chunk.ChunkSize, chunk.ChunkHash);
+            var source = snapshot.Node(healthy.First())!;
+            foreach (var target in missing.Select(id => snapshot.Node(id)!))
+            {
+                var extra = healthy.FirstOrDefault(id => !preferred.Contains(id));
+                if (extra == Guid.Empty || !await CopyAsync(db, location, source, target, cancellationToken))
+                {
+                    break;
+                }
+
+                // Rows first: no read is ever sent to a copy that is about to disappear.
+                await db.ChunkReplicas.Where(r => r.ChunkId == chunk.ChunkId && r.ServerId == extra).ExecuteDeleteAsync(cancellationToken);
+                await remover.RemoveAsync([new ReplicaToRemove(chunk.ChunkId, extra)], cancellationToken);
+                healthy.Remove(extra);
+                healthy.Add(target.ServerId);
+                if (extra == source.ServerId)
+                {
+                    source = target;
+                }
+
+                pass.Rebalanced++;
+                pass.BytesCopied += chunk.ChunkSize;
+                await limiter.WaitAsync(chunk.ChunkSize, cancellationToken);
+            }
+        }
     }
 
     private async Task<bool> CopyAsync(MetadataDbContext db, ChunkLocation chunk, NodeInfo source, NodeInfo target, CancellationToken cancellationToken)
@@ -337,6 +424,8 @@ public sealed partial class RepairService(
 
         public int Unrecoverable { get; set; }
 
+        public int Rebalanced { get; set; }
+
         public int Failed { get; set; }
 
         public long BytesCopied { get; set; }
@@ -350,7 +439,7 @@ public sealed partial class RepairService(
         public string? Error { get; set; }
 
         public RepairReport Report(bool running) => new(
-            StartedAt, FinishedAt, running, ChunksChecked, UnderReplicated, Repaired, Unrecoverable, Failed, BytesCopied, MissingFound, OrphansCollected, [.. DrainsCompleted], Error);
+            StartedAt, FinishedAt, running, ChunksChecked, UnderReplicated, Repaired, Unrecoverable, Rebalanced, Failed, BytesCopied, MissingFound, OrphansCollected, [.. DrainsCompleted], Error);
     }
 
     /// <summary>Spaces copies out so repair averages at most the configured bytes per second.</summary>
@@ -375,8 +464,8 @@ public sealed partial class RepairService(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Repair pass: {Checked} chunks checked, {UnderReplicated} under-replicated, {Repaired} copies made, {Unrecoverable} unrecoverable, {Bytes} bytes copied, {Missing} missing copies found, {Orphans} orphans collected")]
-    private static partial void LogPass(ILogger logger, int @checked, int underReplicated, int repaired, int unrecoverable, long bytes, int missing, int orphans);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Repair pass: {Checked} chunks checked, {UnderReplicated} under-replicated, {Repaired} copies made, {Unrecoverable} unrecoverable, {Rebalanced} copies moved to the ring's nodes, {Bytes} bytes copied, {Missing} missing copies found, {Orphans} orphans collected")]
+    private static partial void LogPass(ILogger logger, int @checked, int underReplicated, int repaired, int unrecoverable, int rebalanced, long bytes, int missing, int orphans);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Repair pass failed: {Reason}")]
     private static partial void LogPassFailed(ILogger logger, string reason);

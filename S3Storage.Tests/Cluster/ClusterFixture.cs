@@ -28,6 +28,8 @@ public class ClusterFixture : IAsyncLifetime
             ["Storage__RingRefreshInterval"] = "00:00:01",
             ["Uploads__StallTimeout"] = "00:00:05",
             ["Uploads__RetryDelay"] = "00:00:00.050",
+            // Tests run repair passes themselves (POST /admin/repair), so they see exactly one.
+            ["Repair__Enabled"] = "false",
         };
         foreach (var (key, value) in GatewayOverrides)
         {
@@ -75,7 +77,6 @@ public sealed class ResilienceClusterFixture : ClusterFixture
         ["Uploads__SessionTimeout"] = "00:00:04",
         ["Uploads__CleanupInterval"] = "00:00:00.500",
         ["Uploads__StallTimeout"] = "00:00:02",
-        ["Repair__Enabled"] = "false",
         ["Repair__OrphanGracePeriod"] = "00:00:02",
         ["Repair__BytesPerSecond"] = "0",
     };

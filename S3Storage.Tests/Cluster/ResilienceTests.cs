@@ -170,7 +170,17 @@ public sealed class ResilienceTests(ResilienceClusterFixture fixture, ITestOutpu
         }
 
         Assert.True(landed > 0, $"no chunk of {files.Count} new files landed on {seventh.Name}");
+
+        // Existing chunks whose ring placement now names the new node move to it, and only those.
+        var heldBefore = (await NodeStateAsync(seventh.Name)).GetProperty("stored_copies").GetInt64();
+        var rebalance = (await RepairAsync()).GetProperty("last_pass");
         var held = (await NodeStateAsync(seventh.Name)).GetProperty("stored_copies").GetInt64();
+        var movedOnto = held - heldBefore;
+        var checkedChunks = rebalance.GetProperty("chunks_checked").GetInt32();
+        output.WriteLine($"after {seventh.Name} joined: {movedOnto} existing chunk copies of {checkedChunks} chunks moved onto it ({(double)movedOnto / checkedChunks:P1}; about 2/7 of the chunk sets change)");
+        Assert.InRange(movedOnto, 1, checkedChunks / 2);
+        Assert.True(rebalance.GetProperty("rebalanced").GetInt32() >= movedOnto);
+        Assert.Equal(0, rebalance.GetProperty("unrecoverable").GetInt32());
 
         using (var drain = await Http.PostAsync($"/admin/nodes/{seventh.Name}/drain", null, Cancel))
         {
