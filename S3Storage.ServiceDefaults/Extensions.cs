@@ -20,6 +20,9 @@ public static class Extensions
     public const string AlivenessEndpointPath = "/alive";
     public const string LiveTag = "live";
 
+    /// <summary>"true" prints traces and metrics to stdout as well: for the dev cluster and the telemetry tests, where no OTLP collector runs.</summary>
+    public const string ConsoleTelemetryKey = "S3Storage:Telemetry:Console";
+
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder)
         where TBuilder : IHostApplicationBuilder
     {
@@ -62,6 +65,13 @@ public static class Extensions
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
         {
             builder.Services.AddOpenTelemetry().UseOtlpExporter();
+        }
+
+        if (builder.Configuration.GetValue<bool>(ConsoleTelemetryKey))
+        {
+            builder.Services.AddOpenTelemetry()
+                .WithTracing(tracing => tracing.AddConsoleExporter())
+                .WithMetrics(metrics => metrics.AddConsoleExporter());
         }
 
         return builder;

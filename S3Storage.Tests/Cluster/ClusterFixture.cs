@@ -20,6 +20,11 @@ public class ClusterFixture : IAsyncLifetime
     /// <summary>Settings a fixture adds to or overrides on the gateway.</summary>
     protected virtual IReadOnlyDictionary<string, string?> GatewayOverrides { get; } = new Dictionary<string, string?>();
 
+    /// <summary>Settings for every node.</summary>
+    protected virtual IReadOnlyDictionary<string, string?> NodeOverrides { get; } = new Dictionary<string, string?>();
+
+    protected virtual int NodeCount => 6;
+
     public async ValueTask InitializeAsync()
     {
         var gateway = new Dictionary<string, string?>
@@ -40,11 +45,12 @@ public class ClusterFixture : IAsyncLifetime
             new ClusterSettings(Root)
             {
                 GatewayPort = 0,
-                Nodes = 6,
+                Nodes = NodeCount,
                 ReplicationFactor = 2,
                 DurablePostgres = false,
                 HeartbeatInterval = TimeSpan.FromSeconds(1),
                 GatewayEnvironment = gateway,
+                NodeEnvironment = NodeOverrides,
             },
             TestContext.Current.CancellationToken);
     }
@@ -80,6 +86,22 @@ public sealed class ResilienceClusterFixture : ClusterFixture
         ["Repair__OrphanGracePeriod"] = "00:00:02",
         ["Repair__BytesPerSecond"] = "0",
     };
+}
+
+/// <summary>Three nodes and a gateway that print their traces and metrics to their logs (the console exporter), exported every second.</summary>
+public sealed class TelemetryClusterFixture : ClusterFixture
+{
+    private static readonly Dictionary<string, string?> Telemetry = new()
+    {
+        ["S3Storage__Telemetry__Console"] = "true",
+        ["OTEL_METRIC_EXPORT_INTERVAL"] = "1000",
+    };
+
+    protected override int NodeCount => 3;
+
+    protected override IReadOnlyDictionary<string, string?> GatewayOverrides => Telemetry;
+
+    protected override IReadOnlyDictionary<string, string?> NodeOverrides => Telemetry;
 }
 
 [CollectionDefinition(Name)]

@@ -113,14 +113,40 @@ public sealed class ServerRegistryTests(MetadataDatabase database) : IClassFixtu
     }
 
     [Fact]
-    public async Task Two_servers_cannot_share_an_address()
+    public async Task A_new_server_at_an_old_address_retires_the_old_identity_and_addresses_stay_unique()
     {
+        // A node whose data directory was wiped comes back with a new id at its old address.
         await using var db = database.CreateContext();
         var registry = new ServerRegistry(db);
-        await registry.RegisterAsync(Registration(Guid.NewGuid(), "storage-5", 41005), HashRing.DefaultVirtualNodes, Cancel);
+        var old = Guid.NewGuid();
+        var wiped = Guid.NewGuid();
+        await registry.RegisterAsync(Registration(old, "storage-5", 41005), HashRing.DefaultVirtualNodes, Cancel);
 
-        var error = await Assert.ThrowsAsync<Npgsql.PostgresException>(() =>
-            registry.RegisterAsync(Registration(Guid.NewGuid(), "storage-6", 41005), HashRing.DefaultVirtualNodes, Cancel));
-        Assert.Equal("ix_storage_servers_grpc_address", error.ConstraintName);
+        await registry.RegisterAsync(Registration(wiped, "storage-5", 41005), HashRing.DefaultVirtualNodes, Cancel);
+
+        var retired = await db.StorageServers.AsNoTracking().SingleAsync(s => s.ServerId == old, Cancel);
+        Assert.Equal(ServerStatus.Inactive, retired.Status);
+        Assert.Equal($"http://retired-{old}", retired.GrpcAddress);
+        var current = await db.StorageServers.AsNoTracking().SingleAsync(s => s.ServerId == wiped, Cancel);
+        Assert.Equal(ServerStatus.Active, current.Status);
+        Assert.Equal("http://127.0.0.1:41005", current.GrpcAddress);
+
+        db.StorageServers.Add(new StorageServer { ServerId = Guid.NewGuid(), Name = "storage-x", GrpcAddress = "http://127.0.0.1:41005" });
+        var error = await Assert.ThrowsAsync<DbUpdateException>(() => db.SaveChangesAsync(Cancel));
+        Assert.Equal("ix_storage_servers_grpc_address", Assert.IsType<Npgsql.PostgresException>(error.InnerException).ConstraintName);
+    }
+
+    [Fact]
+    public async Task A_drain_survives_the_node_registering_again()
+    {
+        var id = Guid.NewGuid();
+        await using var db = database.CreateContext();
+        var registry = new ServerRegistry(db);
+        await registry.RegisterAsync(Registration(id, "storage-8", 41008), HashRing.DefaultVirtualNodes, Cancel);
+        await registry.SetStatusAsync(id, ServerStatus.Draining, Cancel);
+
+        await registry.RegisterAsync(Registration(id, "storage-8", 41108), HashRing.DefaultVirtualNodes, Cancel);
+
+        Assert.Equal(ServerStatus.Draining, (await db.StorageServers.AsNoTracking().SingleAsync(s => s.ServerId == id, Cancel)).Status);
     }
 }

@@ -94,7 +94,7 @@ public sealed class LocalCluster : IAsyncDisposable
 
             var nodes = await Task.WhenAll(Enumerable.Range(1, settings.Nodes).Select(i => cluster.LaunchNodeAsync($"storage-{i}", cancellationToken)));
             cluster._nodes.AddRange(nodes);
-            await cluster.WaitForRegistrationsAsync(cancellationToken);
+            await cluster.WaitForRegistrationsAsync(nodes, cancellationToken);
             cluster._gatewaySettings = new GatewaySettings(cluster.MetadataConnectionString, gatewayPort, Path.Combine(cluster.LogDirectory, "gateway.log"))
             {
                 ReplicationFactor = settings.ReplicationFactor,
@@ -115,7 +115,7 @@ public sealed class LocalCluster : IAsyncDisposable
     {
         var node = await LaunchNodeAsync(name, cancellationToken);
         _nodes.Add(node);
-        await WaitForRegistrationsAsync(cancellationToken);
+        await WaitForRegistrationsAsync([node], cancellationToken);
         return node;
     }
 
@@ -125,7 +125,7 @@ public sealed class LocalCluster : IAsyncDisposable
         await node.DisposeAsync();
         var restarted = await LaunchNodeAsync(node.Name, cancellationToken);
         _nodes[_nodes.IndexOf(node)] = restarted;
-        await WaitForRegistrationsAsync(cancellationToken);
+        await WaitForRegistrationsAsync([restarted], cancellationToken);
         return restarted;
     }
 
@@ -138,7 +138,7 @@ public sealed class LocalCluster : IAsyncDisposable
         }
 
         await Gateway.DisposeAsync();
-        Gateway = await GatewayProcess.StartAsync(_gatewaySettings!, _nodes.Count(n => !n.Process.HasExited), NodeEndpoints(), cancellationToken);
+        Gateway = await GatewayProcess.StartAsync(_gatewaySettings!, await ActiveNodeCountAsync(cancellationToken), NodeEndpoints(), cancellationToken);
         return Gateway;
     }
 
@@ -167,17 +167,28 @@ public sealed class LocalCluster : IAsyncDisposable
     private Dictionary<string, string?> NodeEndpoints() =>
         _nodes.ToDictionary(n => $"services__{n.Name}__http__0", n => (string?)n.Address.ToString().TrimEnd('/'));
 
-    /// <summary>Nodes register shortly after they serve; the gateway's first ring load must see them all.</summary>
-    private async Task WaitForRegistrationsAsync(CancellationToken cancellationToken)
+    /// <summary>Registered nodes that placement may use: active, with a heartbeat in the last few seconds.</summary>
+    private async Task<int> ActiveNodeCountAsync(CancellationToken cancellationToken)
     {
-        var expected = _nodes.Select(n => n.Address.ToString().TrimEnd('/')).ToArray();
+        await using var connection = new NpgsqlConnection(Postgres.ConnectionString(Database, pooling: false));
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(
+            "SELECT count(*) FROM storage_servers WHERE status = 'active' AND last_heartbeat > now() - @age", connection);
+        command.Parameters.AddWithValue("age", Settings.HeartbeatInterval * 3);
+        return (int)(long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    /// <summary>Nodes register shortly after they serve; the gateway's first ring load must see them.</summary>
+    private async Task WaitForRegistrationsAsync(IEnumerable<StorageNodeProcess> started, CancellationToken cancellationToken)
+    {
+        var expected = started.Select(n => n.Address.ToString().TrimEnd('/')).ToArray();
         await using var connection = new NpgsqlConnection(Postgres.ConnectionString(Database, pooling: false));
         await connection.OpenAsync(cancellationToken);
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (true)
         {
             await using var command = new NpgsqlCommand(
-                "SELECT count(*) FROM storage_servers WHERE status = 'active' AND grpc_address = ANY(@addresses)", connection);
+                "SELECT count(*) FROM storage_servers WHERE status IN ('active', 'draining') AND grpc_address = ANY(@addresses)", connection);
             command.Parameters.AddWithValue("addresses", expected);
             if ((long)(await command.ExecuteScalarAsync(cancellationToken))! == expected.Length)
             {

@@ -53,6 +53,8 @@ public sealed class ServiceProcess : IAsyncDisposable
         // Never inherit a launch profile or an OTLP endpoint meant for the launcher itself.
         startInfo.Environment.Remove("ASPNETCORE_URLS");
         startInfo.Environment["DOTNET_NOLOGO"] = "1";
+        // As Aspire does: telemetry is labelled with the resource name.
+        startInfo.Environment["OTEL_SERVICE_NAME"] = name;
         startInfo.Environment["Logging__Console__FormatterName"] = "simple";
         startInfo.Environment["Logging__Console__FormatterOptions__SingleLine"] = "true";
         startInfo.Environment["Logging__Console__FormatterOptions__TimestampFormat"] = "HH:mm:ss.fff ";
