@@ -1,0 +1,110 @@
+using System.Globalization;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+
+namespace S3Storage.Bench;
+
+public sealed record MachineInfo(int Cores, string OperatingSystem, DateTimeOffset StartedAt);
+
+/// <summary>One scenario's medians (or p99 for latencies); <see cref="Better"/> says which way is good.</summary>
+public sealed record ScenarioResult(string Scenario, string Unit, double Store, double Baseline, string Better)
+{
+    public double? StoreP50 { get; init; }
+
+    public double? BaselineP50 { get; init; }
+
+    /// <summary>store / baseline.</summary>
+    public double Ratio => double.IsNaN(Baseline) || Baseline == 0 ? double.NaN : Store / Baseline;
+}
+
+/// <summary>A body generated on the fly from a seed (no file of its size on disk), hashed as it is sent.</summary>
+public sealed class GeneratedBody(long size, int seed) : HttpContent
+{
+    public string Sha256 { get; private set; } = "";
+
+    protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var random = new Random(seed);
+        var buffer = new byte[1024 * 1024];
+        for (long sent = 0; sent < size; sent += buffer.Length)
+        {
+            var length = (int)Math.Min(buffer.Length, size - sent);
+            random.NextBytes(buffer.AsSpan(0, length));
+            hash.AppendData(buffer, 0, length);
+            await stream.WriteAsync(buffer.AsMemory(0, length));
+        }
+
+        Sha256 = Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
+    protected override bool TryComputeLength(out long length)
+    {
+        length = size;
+        return true;
+    }
+}
+
+public static class ResultWriter
+{
+    public static string Row(ScenarioResult r)
+    {
+        string Number(double value) => double.IsNaN(value) ? "-" : value.ToString(value >= 100 ? "F0" : "F2", CultureInfo.InvariantCulture);
+        var store = r.StoreP50 is { } p50 ? $"{Number(p50)} / {Number(r.Store)}" : Number(r.Store);
+        var baseline = r.BaselineP50 is { } b50 ? $"{Number(b50)} / {Number(r.Baseline)}" : Number(r.Baseline);
+        return $"| {r.Scenario,-48} | {store,16} | {baseline,16} | {r.Unit,-6} | {(double.IsNaN(r.Ratio) ? "-" : r.Ratio.ToString("F2", CultureInfo.InvariantCulture)),6} |";
+    }
+
+    public static string Table(IEnumerable<ScenarioResult> results)
+    {
+        var text = new StringBuilder();
+        text.AppendLine($"| {"scenario",-48} | {"store",16} | {"baseline",16} | {"unit",-6} | {"ratio",6} |");
+        text.AppendLine($"|{new string('-', 50)}|{new string('-', 18)}|{new string('-', 18)}|{new string('-', 8)}|{new string('-', 8)}|");
+        foreach (var result in results)
+        {
+            text.AppendLine(Row(result));
+        }
+
+        return text.ToString();
+    }
+
+    public static void Write(string directory, MachineInfo machine, IReadOnlyList<ScenarioResult> results)
+    {
+        var json = JsonSerializer.Serialize(
+            new { machine, baseline = "nginx (Debian package, WebDAV PUT) on the same machine, same run", results = results.Select(r => new { r.Scenario, r.Unit, r.Store, r.Baseline, r.StoreP50, r.BaselineP50, ratio = double.IsNaN(r.Ratio) ? (double?)null : r.Ratio, r.Better }) },
+            new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals });
+        File.WriteAllText(Path.Combine(directory, "latest.json"), json);
+        File.WriteAllText(Path.Combine(directory, "latest.svg"), Chart(machine, results.Where(r => !double.IsNaN(r.Ratio) && r.Better != "gateway / largest node").ToList()));
+    }
+
+    /// <summary>One bar per scenario: store / baseline, with the line at 1 (as fast as nginx).</summary>
+    private static string Chart(MachineInfo machine, IReadOnlyList<ScenarioResult> results)
+    {
+        const int left = 360, width = 420, rowHeight = 26, top = 50;
+        var maxRatio = Math.Max(1.5, results.Select(r => r.Ratio).DefaultIfEmpty(1).Max() * 1.1);
+        var height = top + (results.Count * rowHeight) + 40;
+        var svg = new StringBuilder();
+        svg.AppendLine(CultureInfo.InvariantCulture, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{left + width + 80}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"12\">");
+        svg.AppendLine("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>");
+        svg.AppendLine(CultureInfo.InvariantCulture, $"<text x=\"10\" y=\"20\" font-size=\"14\" font-weight=\"bold\">S3Storage vs nginx, same machine ({machine.Cores} cores), {machine.StartedAt:yyyy-MM-dd HH:mm} UTC</text>");
+        svg.AppendLine("<text x=\"10\" y=\"38\">bar = store / nginx; for throughput higher is better, for latency (p99) lower is better</text>");
+        for (var i = 0; i < results.Count; i++)
+        {
+            var r = results[i];
+            var y = top + (i * rowHeight);
+            var barWidth = r.Ratio / maxRatio * width;
+            var good = r.Better == "higher" ? r.Ratio >= 1 : r.Ratio <= 1;
+            svg.AppendLine(CultureInfo.InvariantCulture, $"<text x=\"{left - 8}\" y=\"{y + 16}\" text-anchor=\"end\">{WebUtility.HtmlEncode(r.Scenario)}</text>");
+            svg.AppendLine(CultureInfo.InvariantCulture, $"<rect x=\"{left}\" y=\"{y + 4}\" width=\"{barWidth:F1}\" height=\"{rowHeight - 8}\" fill=\"{(good ? "#4c9a2a" : "#d9822b")}\"/>");
+            svg.AppendLine(CultureInfo.InvariantCulture, $"<text x=\"{left + barWidth + 6:F1}\" y=\"{y + 16}\">{r.Ratio:F2}</text>");
+        }
+
+        var one = left + (1 / maxRatio * width);
+        svg.AppendLine(CultureInfo.InvariantCulture, $"<line x1=\"{one:F1}\" y1=\"{top}\" x2=\"{one:F1}\" y2=\"{top + (results.Count * rowHeight)}\" stroke=\"black\" stroke-dasharray=\"4 3\"/>");
+        svg.AppendLine(CultureInfo.InvariantCulture, $"<text x=\"{one:F1}\" y=\"{top + (results.Count * rowHeight) + 16}\" text-anchor=\"middle\">1.0 = nginx</text>");
+        svg.AppendLine("</svg>");
+        return svg.ToString();
+    }
+}
