@@ -8,7 +8,7 @@ using S3Storage.DevCluster;
 // nginx with WebDAV PUT, on this machine, in the same run, each scenario alternating between the
 // two for several rounds. Prints medians and the store/baseline ratio, and writes
 // bench/results/latest.json and latest.svg.
-const string Usage = "usage: dotnet run -c Release --project bench/S3Storage.Bench -- [--replication 2[,1]] [--rounds 3] [--large] [--quick]";
+const string Usage = "usage: dotnet run -c Release --project bench/S3Storage.Bench -- [--replication 2[,1]] [--rounds 3] [--large] [--quick] | --render";
 
 var replications = new List<int> { 2 };
 var rounds = 3;
@@ -30,6 +30,10 @@ for (var i = 0; i < args.Length; i++)
         case "--quick":
             quick = true;
             break;
+        case "--render":
+            // Redraws latest.svg from latest.json (e.g. after changing the chart).
+            ResultWriter.Render(Path.Combine(S3Storage.DevCluster.Processes.RepositoryLayout.Root, "bench", "results"));
+            return 0;
         default:
             Console.Error.WriteLine(Usage);
             return 2;

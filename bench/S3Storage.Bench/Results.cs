@@ -79,31 +79,53 @@ public static class ResultWriter
         File.WriteAllText(Path.Combine(directory, "latest.svg"), Chart(machine, results.Where(r => !double.IsNaN(r.Ratio) && r.Better != "gateway / largest node").ToList()));
     }
 
-    /// <summary>One bar per scenario: store / baseline, with the line at 1 (as fast as nginx).</summary>
+    public static void Render(string directory)
+    {
+        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(directory, "latest.json")));
+        var root = json.RootElement;
+        var machine = root.GetProperty("machine");
+        var info = new MachineInfo(machine.GetProperty("cores").GetInt32(), machine.GetProperty("operating_system").GetString()!, machine.GetProperty("started_at").GetDateTimeOffset());
+        static double Number(JsonElement e) => e.ValueKind == JsonValueKind.Number ? e.GetDouble() : double.NaN;
+        var results = root.GetProperty("results").EnumerateArray().Select(r => new ScenarioResult(
+            r.GetProperty("scenario").GetString()!, r.GetProperty("unit").GetString()!, Number(r.GetProperty("store")), Number(r.GetProperty("baseline")), r.GetProperty("better").GetString()!)).ToList();
+        File.WriteAllText(Path.Combine(directory, "latest.svg"), Chart(info, results.Where(r => !double.IsNaN(r.Ratio) && r.Better != "gateway / largest node").ToList()));
+    }
+
+    /// <summary>
+    /// One bar per scenario: store / baseline on a log scale centred on 1 (as good as nginx), so
+    /// 0.25× and 4× are bars of the same length; green when the store is the better side.
+    /// </summary>
     private static string Chart(MachineInfo machine, IReadOnlyList<ScenarioResult> results)
     {
-        const int left = 360, width = 420, rowHeight = 26, top = 50;
-        var maxRatio = Math.Max(1.5, results.Select(r => r.Ratio).DefaultIfEmpty(1).Max() * 1.1);
-        var height = top + (results.Count * rowHeight) + 40;
+        const int left = 360, width = 480, rowHeight = 26, top = 56;
+        const double decades = 2; // 0.01× … 100×
+        var centre = left + (width / 2.0);
+        double X(double ratio) => centre + (Math.Clamp(Math.Log10(ratio), -decades, decades) / decades * (width / 2.0));
+        var height = top + (results.Count * rowHeight) + 44;
         var svg = new StringBuilder();
-        svg.AppendLine(CultureInfo.InvariantCulture, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{left + width + 80}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"12\">");
+        svg.AppendLine(CultureInfo.InvariantCulture, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{left + width + 60}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"12\">");
         svg.AppendLine("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>");
-        svg.AppendLine(CultureInfo.InvariantCulture, $"<text x=\"10\" y=\"20\" font-size=\"14\" font-weight=\"bold\">S3Storage vs nginx, same machine ({machine.Cores} cores), {machine.StartedAt:yyyy-MM-dd HH:mm} UTC</text>");
-        svg.AppendLine("<text x=\"10\" y=\"38\">bar = store / nginx; for throughput higher is better, for latency (p99) lower is better</text>");
+        svg.AppendLine(CultureInfo.InvariantCulture, $"<text x=\"10\" y=\"20\" font-size=\"14\" font-weight=\"bold\">S3Storage / nginx, same machine ({machine.Cores} cores), {machine.StartedAt:yyyy-MM-dd HH:mm} UTC</text>");
+        svg.AppendLine("<text x=\"10\" y=\"38\">log scale, centre = as good as nginx; throughput: right is better; latency (p99): left is better; green = store better</text>");
         for (var i = 0; i < results.Count; i++)
         {
             var r = results[i];
             var y = top + (i * rowHeight);
-            var barWidth = r.Ratio / maxRatio * width;
+            var x = X(r.Ratio);
             var good = r.Better == "higher" ? r.Ratio >= 1 : r.Ratio <= 1;
             svg.AppendLine(CultureInfo.InvariantCulture, $"<text x=\"{left - 8}\" y=\"{y + 16}\" text-anchor=\"end\">{WebUtility.HtmlEncode(r.Scenario)}</text>");
-            svg.AppendLine(CultureInfo.InvariantCulture, $"<rect x=\"{left}\" y=\"{y + 4}\" width=\"{barWidth:F1}\" height=\"{rowHeight - 8}\" fill=\"{(good ? "#4c9a2a" : "#d9822b")}\"/>");
-            svg.AppendLine(CultureInfo.InvariantCulture, $"<text x=\"{left + barWidth + 6:F1}\" y=\"{y + 16}\">{r.Ratio:F2}</text>");
+            svg.AppendLine(CultureInfo.InvariantCulture, $"<rect x=\"{Math.Min(x, centre):F1}\" y=\"{y + 4}\" width=\"{Math.Abs(x - centre):F1}\" height=\"{rowHeight - 8}\" fill=\"{(good ? "#4c9a2a" : "#d9822b")}\"/>");
+            var labelX = x < centre ? x - 4 : x + 4;
+            svg.AppendLine(CultureInfo.InvariantCulture, $"<text x=\"{labelX:F1}\" y=\"{y + 16}\" text-anchor=\"{(x < centre ? "end" : "start")}\">{r.Ratio:F2}×</text>");
         }
 
-        var one = left + (1 / maxRatio * width);
-        svg.AppendLine(CultureInfo.InvariantCulture, $"<line x1=\"{one:F1}\" y1=\"{top}\" x2=\"{one:F1}\" y2=\"{top + (results.Count * rowHeight)}\" stroke=\"black\" stroke-dasharray=\"4 3\"/>");
-        svg.AppendLine(CultureInfo.InvariantCulture, $"<text x=\"{one:F1}\" y=\"{top + (results.Count * rowHeight) + 16}\" text-anchor=\"middle\">1.0 = nginx</text>");
+        var bottom = top + (results.Count * rowHeight);
+        foreach (var tick in new[] { 0.01, 0.1, 1, 10, 100 })
+        {
+            svg.AppendLine(CultureInfo.InvariantCulture, $"<line x1=\"{X(tick):F1}\" y1=\"{top}\" x2=\"{X(tick):F1}\" y2=\"{bottom}\" stroke=\"{(tick == 1 ? "black" : "#ccc")}\" stroke-dasharray=\"4 3\"/>");
+            svg.AppendLine(CultureInfo.InvariantCulture, $"<text x=\"{X(tick):F1}\" y=\"{bottom + 16}\" text-anchor=\"middle\">{tick}×</text>");
+        }
+
         svg.AppendLine("</svg>");
         return svg.ToString();
     }
