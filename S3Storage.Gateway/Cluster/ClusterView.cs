@@ -18,8 +18,6 @@ public sealed record ClusterSnapshot(HashRing Ring, IReadOnlyDictionary<Guid, No
     public int LiveCount => Ring.ServerCount;
 
     public NodeInfo? Node(Guid serverId) => Nodes.GetValueOrDefault(serverId);
-
-    public bool IsLive(Guid serverId) => Nodes.TryGetValue(serverId, out var node) && node.Live;
 }
 
 /// <summary>
