@@ -48,12 +48,13 @@ public sealed class ServerRegistry(MetadataDbContext db)
         return strategy.ExecuteAsync(async () =>
         {
             await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-            // A node whose data directory was wiped comes back with a new id at the old
-            // address: the old identity is retired (its copies are gone with the directory,
-            // and repair re-creates them from the other replicas).
+            // A node whose data directory was wiped comes back with a new id under its old name
+            // (its slot in the topology), perhaps at its old address: the old identity is
+            // retired. Its copies went with the directory; repair re-creates them from the
+            // other replicas.
             await db.Database.ExecuteSqlInterpolatedAsync($"""
                 UPDATE storage_servers SET status = 'inactive', grpc_address = 'http://retired-' || server_id::text
-                WHERE grpc_address = {registration.GrpcAddress} AND server_id <> {registration.ServerId}
+                WHERE (grpc_address = {registration.GrpcAddress} OR name = {registration.Name}) AND server_id <> {registration.ServerId}
                 """, cancellationToken);
             await db.Database.ExecuteSqlInterpolatedAsync($"""
                 INSERT INTO storage_servers (server_id, name, grpc_address, status, available_space, used_space, total_chunks, last_heartbeat, metadata)

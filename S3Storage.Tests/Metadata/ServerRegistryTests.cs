@@ -137,6 +137,22 @@ public sealed class ServerRegistryTests(MetadataDatabase database) : IClassFixtu
     }
 
     [Fact]
+    public async Task A_new_server_under_an_old_name_at_a_new_address_retires_the_old_identity()
+    {
+        // The dev cluster restarts a wiped node on a new port: the name is what stays.
+        await using var db = database.CreateContext();
+        var registry = new ServerRegistry(db);
+        var old = Guid.NewGuid();
+        var wiped = Guid.NewGuid();
+        await registry.RegisterAsync(Registration(old, "storage-6", 41006), HashRing.DefaultVirtualNodes, Cancel);
+
+        await registry.RegisterAsync(Registration(wiped, "storage-6", 41106), HashRing.DefaultVirtualNodes, Cancel);
+
+        Assert.Equal(ServerStatus.Inactive, (await db.StorageServers.AsNoTracking().SingleAsync(s => s.ServerId == old, Cancel)).Status);
+        Assert.Equal(ServerStatus.Active, (await db.StorageServers.AsNoTracking().SingleAsync(s => s.ServerId == wiped, Cancel)).Status);
+    }
+
+    [Fact]
     public async Task A_drain_survives_the_node_registering_again()
     {
         var id = Guid.NewGuid();
