@@ -28,10 +28,34 @@ public sealed class ClusterView
 {
     private readonly SemaphoreSlim _refreshRequested = new(0, 1);
     private ClusterSnapshot _current = ClusterSnapshot.Empty;
+    private TaskCompletionSource _updated = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public ClusterSnapshot Current => Volatile.Read(ref _current);
 
-    public void Update(ClusterSnapshot snapshot) => Volatile.Write(ref _current, snapshot);
+    public void Update(ClusterSnapshot snapshot)
+    {
+        Volatile.Write(ref _current, snapshot);
+        Interlocked.Exchange(ref _updated, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+    }
+
+    /// <summary>
+    /// Asks for a reload and waits for it (at most <paramref name="timeout"/>): for a caller whose
+    /// every node call failed, perhaps because a node came back at a new address.
+    /// </summary>
+    public async Task<ClusterSnapshot> RefreshNowAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var updated = Volatile.Read(ref _updated).Task;
+        RequestRefresh();
+        try
+        {
+            await updated.WaitAsync(timeout, cancellationToken);
+        }
+        catch (TimeoutException)
+        {
+        }
+
+        return Current;
+    }
 
     /// <summary>Asks for a reload now, e.g. after a node call failed; many requests collapse into one.</summary>
     public void RequestRefresh()

@@ -99,6 +99,10 @@ public sealed partial class ChunkStreamer(
     /// <summary>One slice read with fail-over across its replicas.</summary>
     public sealed class SliceReader(ChunkStreamer owner, ChunkSlice slice) : IDisposable
     {
+        private static readonly TimeSpan RefreshWait = TimeSpan.FromSeconds(3);
+
+        private IReadOnlyList<NodeInfo> _replicas = slice.Replicas;
+        private bool _refreshed;
         private AsyncServerStreamingCall<GetChunkResponse>? _call;
         private CancellationTokenSource? _stall;
         private int _replica;
@@ -108,7 +112,7 @@ public sealed partial class ChunkStreamer(
         /// <summary>Starts reading from the first replica without waiting for it.</summary>
         public void Start(CancellationToken cancellationToken)
         {
-            if (_call is null && _replica < slice.Replicas.Count)
+            if (_call is null && _replica < _replicas.Count)
             {
                 Open(cancellationToken);
             }
@@ -190,7 +194,7 @@ public sealed partial class ChunkStreamer(
 
         private void Open(CancellationToken cancellationToken)
         {
-            var node = slice.Replicas[_replica];
+            var node = _replicas[_replica];
             _stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             _stall.CancelAfter(owner.StallTimeout);
             _call = owner.Clients.For(node).GetChunk(
@@ -224,7 +228,7 @@ public sealed partial class ChunkStreamer(
 
         private async Task FailOverAsync(Exception reason)
         {
-            var node = slice.Replicas[_replica];
+            var node = _replicas[_replica];
             LogFailover(owner.Logger, slice.ChunkNumber, node.Name, _delivered, reason.Message);
             if (ReplicaStatusRecorder.StatusFor(reason) is { } status)
             {
@@ -239,14 +243,34 @@ public sealed partial class ChunkStreamer(
             _stall = null;
             _prepared = false;
             _replica++;
-            if (_replica >= slice.Replicas.Count)
+            if (_replica < _replicas.Count)
             {
-                throw Exhausted();
+                return;
             }
+
+            // Every copy failed with the addresses we had: a node may have come back at a new
+            // address, or come back at all. Try the copies once more with a fresh view.
+            if (!_refreshed)
+            {
+                _refreshed = true;
+                var snapshot = await owner.Cluster.RefreshNowAsync(RefreshWait, CancellationToken.None);
+                _replicas = _replicas
+                    .Select(r => snapshot.Node(r.ServerId))
+                    .OfType<NodeInfo>()
+                    .OrderByDescending(n => n.Live)
+                    .ToList();
+                _replica = 0;
+                if (_replicas.Count > 0)
+                {
+                    return;
+                }
+            }
+
+            throw Exhausted();
         }
 
         private ReplicasExhaustedException Exhausted() =>
-            new($"No replica of chunk {slice.ChunkNumber} ({slice.ChunkId}) could be read; tried {string.Join(", ", slice.Replicas.Select(r => r.Name))}.");
+            new($"No replica of chunk {slice.ChunkNumber} ({slice.ChunkId}) could be read; tried {string.Join(", ", _replicas.Select(r => r.Name))}.");
 
         private static bool IsNodeFailure(Exception e, CancellationToken cancellationToken) =>
             e is not ClientWriteException
