@@ -244,7 +244,15 @@ public sealed partial class RepairService(
             }
 
             var location = new ChunkLocation(chunk.ChunkId, chunk.FileId, chunk.ChunkNumber, chunk.ChunkSize, chunk.ChunkHash);
-            var targets = snapshot.Ring.Locate(HashRing.ChunkKey(chunk.FileId, chunk.ChunkNumber), snapshot.Ring.ServerCount)
+            // A live node holding a corrupt or missing copy is rewritten first (the node
+            // replaces a copy it knows is bad): the bad copy goes and placement stays put.
+            // Then the ring's order.
+            var damaged = chunk.Copies
+                .Where(c => c.Status != ReplicaStatus.Stored && snapshot.Node(c.ServerId) is { Live: true, InRing: true })
+                .Select(c => c.ServerId);
+            var targets = damaged
+                .Concat(snapshot.Ring.Locate(HashRing.ChunkKey(chunk.FileId, chunk.ChunkNumber), snapshot.Ring.ServerCount))
+                .Distinct()
                 .Where(id => !healthy.Contains(id))
                 .Select(id => snapshot.Node(id)!)
                 .ToList();
