@@ -1,4 +1,5 @@
-using Aspire.Hosting.ApplicationModel;
+using Microsoft.Extensions.Configuration;
+using S3Storage.AppHost;
 
 // The topology of the store, and the only place that knows it: PostgreSQL with the `metadata`
 // database, the gateway, and the storage nodes. eng/DevCluster starts the same topology
@@ -14,19 +15,8 @@ if (nodeCount < 1)
     throw new InvalidOperationException($"StorageNodes must be at least 1, not {nodeCount}.");
 }
 
-// Publishing (azd up / aspire deploy) targets Azure Container Apps.
-if (builder.ExecutionContext.IsPublishMode)
-{
-    builder.AddAzureContainerAppEnvironment("aca");
-}
-
-// Locally a PostgreSQL container with a data volume; on Azure, Azure Database for PostgreSQL:
-// a PostgreSQL container on an Azure Files (SMB) volume is not reliable. Password
-// authentication keeps the services on plain Npgsql connection strings.
-var postgres = builder.AddAzurePostgresFlexibleServer("postgres")
-    .WithPasswordAuthentication()
-    .RunAsContainer(container => container.WithDataVolume());
-var metadata = postgres.AddDatabase("metadata");
+builder.AddDeploymentEnvironment();
+var metadata = builder.AddMetadataDatabase();
 
 var gateway = builder.AddProject<Projects.S3Storage_Gateway>("gateway")
     .WithExternalHttpEndpoints()
@@ -42,9 +32,10 @@ for (var i = 1; i <= nodeCount; i++)
     var node = builder.AddProject<Projects.S3Storage_StorageNode>(name)
         // The launch profile's port would be shared by every node: let each get its own.
         .WithEndpoint("http", endpoint => endpoint.Port = null)
-        // gRPC over h2c: ACA ingress must speak HTTP/2 to it. No HTTP health check here: an
-        // HTTP/1.1 probe fails against an HTTP/2-only endpoint.
+        // gRPC over h2c: ACA ingress must speak HTTP/2 to it.
         .AsHttp2Service()
+        // An HTTP/1.1 probe fails against the HTTP/2-only endpoint: probe grpc.health.v1.
+        .WithGrpcHealthCheck()
         .WithEnvironment("Node__Name", name)
         .WithReference(metadata)
         .WaitFor(metadata);
@@ -52,26 +43,9 @@ for (var i = 1; i <= nodeCount; i++)
     // The address the gateway dials: the node's own endpoint, so the scheme follows the
     // environment (http locally, https once ACA upgrades it).
     node.WithEnvironment("Node__AdvertisedAddress", node.GetEndpoint("http"));
+    node.WithNodeDataDirectory(name);
 
-    if (builder.ExecutionContext.IsPublishMode)
-    {
-        // Projects have no WithVolume: the mount annotation becomes an Azure Files share.
-        var dataDirectory = "/data";
-        node.WithEnvironment("Node__DataDir", dataDirectory)
-            .WithAnnotation(new ContainerMountAnnotation(name + "-data", dataDirectory, ContainerMountType.Volume, isReadOnly: false))
-            .PublishAsAzureContainerApp((infrastructure, app) =>
-            {
-                // A node is one identity with one disk: never scale it out or to zero.
-                app.Template.Scale.MinReplicas = 1;
-                app.Template.Scale.MaxReplicas = 1;
-            });
-    }
-    else
-    {
-        var dataDirectory = Path.Combine(builder.AppHostDirectory, ".data", name);
-        node.WithEnvironment("Node__DataDir", dataDirectory);
-    }
-
+    // services__storage-N__http__0 on the gateway: the node list it was deployed with.
     gateway.WithReference(node);
 }
 

@@ -19,6 +19,7 @@ public static class Extensions
     public const string HealthEndpointPath = "/health";
     public const string AlivenessEndpointPath = "/alive";
     public const string LiveTag = "live";
+    public const string GrpcHealthPath = "/grpc.health.v1.Health";
 
     /// <summary>"true" prints traces and metrics to stdout as well: for the dev cluster and the telemetry tests, where no OTLP collector runs.</summary>
     public const string ConsoleTelemetryKey = "S3Storage:Telemetry:Console";
@@ -58,7 +59,9 @@ public static class Extensions
                 .AddAspNetCoreInstrumentation(options =>
                     options.Filter = context =>
                         !context.Request.Path.StartsWithSegments(HealthEndpointPath)
-                        && !context.Request.Path.StartsWithSegments(AlivenessEndpointPath))
+                        && !context.Request.Path.StartsWithSegments(AlivenessEndpointPath)
+                        // The dashboard's and ACA's probes of the nodes, every few seconds.
+                        && !context.Request.Path.StartsWithSegments(GrpcHealthPath))
                 .AddGrpcClientInstrumentation()
                 .AddHttpClientInstrumentation());
 

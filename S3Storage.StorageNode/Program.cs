@@ -10,5 +10,6 @@ var app = builder.Build();
 
 app.MapDefaultEndpoints();
 app.MapGrpcService<StorageNodeService>();
+app.MapGrpcHealthChecksService();
 
 app.Run();

@@ -52,6 +52,10 @@ public static class StorageNodeExtensions
         services.AddHostedService<ScrubService>();
 
         services.AddGrpc(grpc => grpc.Interceptors.Add<ChunkErrorInterceptor>());
+        services.AddHealthChecks().AddCheck<ChunkStoreHealthCheck>(ChunkStoreHealthCheck.Name);
+        // grpc.health.v1 reports the same checks as /health, for probes that can only speak HTTP/2.
+        // Run them on each probe: the cached default lags the node's real state by up to 30 s.
+        services.AddGrpcHealthChecks(health => health.UseHealthChecksCache = false);
 
         services.AddOpenTelemetry()
             .WithMetrics(metrics => metrics.AddMeter(NodeMetrics.MeterName))

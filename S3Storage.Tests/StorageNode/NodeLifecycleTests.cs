@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using Grpc.Core;
+using GrpcHealth = Grpc.Health.V1;
 using Microsoft.EntityFrameworkCore;
 using S3Storage.Contracts.Metadata.Entities;
 using S3Storage.Contracts.Placement;
@@ -62,6 +63,28 @@ public sealed class NodeLifecycleTests(StorageNodeFixture fixture) : IClassFixtu
             s => s.LastHeartbeat > first && s.TotalChunks >= 1 && s.UsedSpace > 10_000,
             "a heartbeat with the new chunk");
         Assert.True(later.AvailableSpace > 0);
+    }
+
+    [Fact]
+    public async Task The_standard_grpc_health_check_reports_serving_and_not_serving_when_the_chunk_directory_is_gone()
+    {
+        var health = new GrpcHealth.Health.HealthClient(fixture.Node.Channel);
+        Assert.Equal(GrpcHealth.HealthCheckResponse.Types.ServingStatus.Serving, (await health.CheckAsync(new GrpcHealth.HealthCheckRequest(), cancellationToken: Cancel)).Status);
+
+        // A volume that went away: the probe must say so at once, not at the next cache refresh.
+        var chunks = Path.Combine(fixture.DataDirectory, "chunks");
+        var moved = chunks + ".away";
+        Directory.Move(chunks, moved);
+        try
+        {
+            Assert.Equal(GrpcHealth.HealthCheckResponse.Types.ServingStatus.NotServing, (await health.CheckAsync(new GrpcHealth.HealthCheckRequest(), cancellationToken: Cancel)).Status);
+        }
+        finally
+        {
+            Directory.Move(moved, chunks);
+        }
+
+        Assert.Equal(GrpcHealth.HealthCheckResponse.Types.ServingStatus.Serving, (await health.CheckAsync(new GrpcHealth.HealthCheckRequest(), cancellationToken: Cancel)).Status);
     }
 
     [Fact]
