@@ -37,6 +37,13 @@ public sealed class NodeOptions
     [Range(typeof(TimeSpan), "00:00:00", "7.00:00:00", ErrorMessage = "Node:TempFileMaxAge must be between 0 and 7 days.")]
     public TimeSpan TempFileMaxAge { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// Threads that run fsyncs, so that the fsyncs of concurrent puts reach the disk together
+    /// (one journal commit) instead of queueing for thread-pool threads.
+    /// </summary>
+    [Range(1, 256, ErrorMessage = "Node:SyncThreads must be between 1 and 256.")]
+    public int SyncThreads { get; set; } = 16;
+
     /// <summary>How long shutdown waits for chunk streams in flight before it gives up on them.</summary>
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00", ErrorMessage = "Node:ShutdownTimeout must be between 0 and 1 hour.")]
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromMinutes(2);

@@ -27,7 +27,19 @@ public static class MetadataStoreExtensions
         services.AddSingleton<IValidateOptions<MetadataStoreOptions>, MetadataStoreOptionsValidator>();
 
         services.AddSingleton(sp =>
-            new NpgsqlDataSourceBuilder(sp.GetRequiredService<IOptions<MetadataStoreOptions>>().Value.ConnectionString).Build());
+        {
+            var dataSource = new NpgsqlDataSourceBuilder(sp.GetRequiredService<IOptions<MetadataStoreOptions>>().Value.ConnectionString);
+            // The gateway runs a handful of statements thousands of times a second; prepared,
+            // PostgreSQL skips parsing and planning them (a third of its CPU in the metadata
+            // GET benchmark). A connection string that sets Max Auto Prepare keeps its value.
+            if (dataSource.ConnectionStringBuilder.MaxAutoPrepare == 0)
+            {
+                dataSource.ConnectionStringBuilder.MaxAutoPrepare = 64;
+                dataSource.ConnectionStringBuilder.AutoPrepareMinUsages = 2;
+            }
+
+            return dataSource.Build();
+        });
 
         services.AddDbContextPool<MetadataDbContext>((sp, options) =>
             options.UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>(), npgsql => npgsql.EnableRetryOnFailure()));

@@ -13,7 +13,9 @@ public sealed class FileCatalog(MetadataDbContext db, ClusterView cluster)
         db.Files.AsNoTracking()
             .Include(f => f.Chunks.OrderBy(c => c.ChunkNumber))
             .ThenInclude(c => c.Replicas)
-            .AsSplitQuery()
+            // One round trip: six chunks with two or three copies each is a dozen joined rows,
+            // cheaper than three statements on a busy database.
+            .AsSingleQuery()
             .SingleOrDefaultAsync(f => f.FileId == fileId, cancellationToken);
 
     /// <summary>

@@ -63,7 +63,7 @@ public sealed partial class FileUploader(
         try
         {
             using var fileHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            var progress = new Progress(db, upload.File.FileId, upload.Session.SessionId, body.Length, uploadOptions.Value.SessionTimeout);
+            var progress = new Progress(db, upload.File.FileId, upload.Session.SessionId, uploadOptions.Value.SessionTimeout);
             foreach (var chunk in upload.File.Chunks.OrderBy(c => c.ChunkNumber))
             {
                 var range = plan.Chunks[chunk.ChunkNumber];
@@ -345,31 +345,40 @@ public sealed partial class FileUploader(
     }
 
     /// <summary>
-    /// Moves the file from pending to uploading when its first bytes arrive, and publishes the
-    /// bytes received on the session, at most once a second.
+    /// Publishes the bytes received on the session, and moves the file from pending to
+    /// uploading, once bytes have been flowing for a second, then at most once a second. An
+    /// upload that finishes within its first second writes no progress at all: completion
+    /// records it, and a small file costs two commits instead of five.
     /// </summary>
-    private sealed class Progress(MetadataDbContext db, Guid fileId, Guid sessionId, long total, TimeSpan sessionTimeout)
+    private sealed class Progress(MetadataDbContext db, Guid fileId, Guid sessionId, TimeSpan sessionTimeout)
     {
         private long _received;
-        private long _lastWrite = Stopwatch.GetTimestamp();
-        private bool _started;
+        private long _lastWrite;
+        private bool _markedUploading;
 
         public async Task AddAsync(long bytes, CancellationToken cancellationToken)
         {
             _received += bytes;
-            if (!_started)
+            if (_lastWrite == 0)
             {
-                _started = true;
-                await db.Files.Where(f => f.FileId == fileId && f.UploadStatus == UploadStatus.Pending).ExecuteUpdateAsync(
-                    f => f.SetProperty(x => x.UploadStatus, UploadStatus.Uploading),
-                    cancellationToken);
+                _lastWrite = Stopwatch.GetTimestamp();
+                return;
             }
-            else if (_received < total && Stopwatch.GetElapsedTime(_lastWrite) < ProgressInterval)
+
+            if (Stopwatch.GetElapsedTime(_lastWrite) < ProgressInterval)
             {
                 return;
             }
 
             _lastWrite = Stopwatch.GetTimestamp();
+            if (!_markedUploading)
+            {
+                _markedUploading = true;
+                await db.Files.Where(f => f.FileId == fileId && f.UploadStatus == UploadStatus.Pending).ExecuteUpdateAsync(
+                    f => f.SetProperty(x => x.UploadStatus, UploadStatus.Uploading),
+                    cancellationToken);
+            }
+
             var received = _received;
             var now = DateTimeOffset.UtcNow;
             // Bytes still flowing keep the session alive: only a silent upload expires.

@@ -35,11 +35,13 @@ public sealed class ChunkStore
     private long _ioErrors;
 
     private readonly ILogger<ChunkStore> _logger;
+    private readonly DiskSync _sync;
 
     public ChunkStore(IOptions<NodeOptions> options, NodeMetrics metrics, ILogger<ChunkStore> logger)
     {
         _metrics = metrics;
         _logger = logger;
+        _sync = new DiskSync(options.Value.SyncThreads);
         Root = Path.GetFullPath(options.Value.DataDir);
         ChunksDirectory = Path.Combine(Root, "chunks");
         TempDirectory = Path.Combine(Root, "tmp");
@@ -261,7 +263,7 @@ public sealed class ChunkStore
             }
 
             // fsync before rename: once the chunk has its name, its bytes are on disk.
-            file.Flush(flushToDisk: true);
+            await _sync.RunAsync(() => file.Flush(flushToDisk: true));
             return header;
         }
         finally
@@ -273,7 +275,7 @@ public sealed class ChunkStore
     private async Task<bool> PublishAsync(string tempPath, string finalPath, ChunkId id, ChunkFileHeader header, bool replacingCorrupt, CancellationToken cancellationToken)
     {
         var directory = Path.GetDirectoryName(finalPath)!;
-        EnsureDirectory(directory);
+        await EnsureDirectoryAsync(directory);
         var replacedLength = replacingCorrupt && File.Exists(finalPath) ? new FileInfo(finalPath).Length : 0;
         try
         {
@@ -290,7 +292,7 @@ public sealed class ChunkStore
         }
 
         // fsync the directory: the rename itself must survive a power cut.
-        DirectorySync.Flush(directory);
+        await _sync.RunAsync(() => DirectorySync.Flush(directory));
         _knownCorrupt.TryRemove(id.Value, out _);
         if (replacedLength == 0)
         {
@@ -349,13 +351,13 @@ public sealed class ChunkStore
     }
 
     /// <summary>Removes a chunk; false when it was not there (deleting is idempotent).</summary>
-    public Task<(bool Existed, long BytesFreed)> DeleteAsync(ChunkId id)
+    public async Task<(bool Existed, long BytesFreed)> DeleteAsync(ChunkId id)
     {
         var path = PathOf(id);
         var info = new FileInfo(path);
         if (!info.Exists)
         {
-            return Task.FromResult((false, 0L));
+            return (false, 0L);
         }
 
         var length = info.Length;
@@ -365,14 +367,14 @@ public sealed class ChunkStore
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
-            return Task.FromResult((false, 0L));
+            return (false, 0L);
         }
 
-        DirectorySync.Flush(Path.GetDirectoryName(path)!);
+        await _sync.RunAsync(() => DirectorySync.Flush(Path.GetDirectoryName(path)!));
         _knownCorrupt.TryRemove(id.Value, out _);
         Interlocked.Decrement(ref _chunkCount);
         Interlocked.Add(ref _usedBytes, -length);
-        return Task.FromResult((true, length));
+        return (true, length);
     }
 
     /// <summary>Every chunk, in id order, after <paramref name="startAfter"/> when given. Streams: memory does not grow with the chunk count.</summary>
@@ -488,7 +490,7 @@ public sealed class ChunkStore
             ? Directory.EnumerateDirectories(directory).Order(StringComparer.Ordinal)
             : [];
 
-    private void EnsureDirectory(string directory)
+    private async Task EnsureDirectoryAsync(string directory)
     {
         if (Directory.Exists(directory))
         {
@@ -496,10 +498,10 @@ public sealed class ChunkStore
         }
 
         var parent = Path.GetDirectoryName(directory)!;
-        EnsureDirectory(parent);
+        await EnsureDirectoryAsync(parent);
         Directory.CreateDirectory(directory);
         // A new directory entry is durable only once its parent is fsynced.
-        DirectorySync.Flush(parent);
+        await _sync.RunAsync(() => DirectorySync.Flush(parent));
     }
 
     private long SafeFreeSpace()
