@@ -12,10 +12,12 @@ namespace S3Storage.Gateway.Cluster;
 public sealed class NodeClients : IDisposable
 {
     /// <summary>
-    /// HTTP/2 flow-control window per stream. The 64 KiB default stalls a chunk stream every few
-    /// messages; the node opens the same 16 MiB windows (see StorageNodeExtensions).
+    /// HTTP/2 receive window per stream: how much of a chunk a node may push before the gateway
+    /// reads it, so it bounds what a download (the chunk being sent and the one prefetched)
+    /// holds in memory. 2 MiB kept the 1 GiB download as fast as 16 MiB did and took the
+    /// gateway's peak RSS from 255 to 205 MiB. Uploads are paced by the node's own window.
     /// </summary>
-    public const int Http2WindowSize = 16 * 1024 * 1024;
+    public const int Http2WindowSize = 2 * 1024 * 1024;
 
     private readonly ConcurrentDictionary<string, GrpcChannel> _channels = new(StringComparer.Ordinal);
 
