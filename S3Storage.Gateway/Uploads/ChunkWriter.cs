@@ -59,12 +59,15 @@ public sealed partial class ChunkWriter(
         };
         var streams = await OpenReplicasAsync(header, candidates, replicas, cancellationToken);
         using var chunkHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var buffer = ArrayPool<byte>.Shared.Rent(ReadBufferSize);
+        // A small chunk rents a small buffer: the shared pool keeps what it is given back, and
+        // 1 MiB arrays for 700-byte chunks of many small uploads kept tens of MiB alive.
+        var bufferSize = (int)Math.Min(ReadBufferSize, Math.Max(range.Length, 1));
+        var buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
         try
         {
             for (long sent = 0; sent < range.Length;)
             {
-                var read = await body.ReadAsync(buffer.AsMemory(0, (int)Math.Min(ReadBufferSize, range.Length - sent)), cancellationToken);
+                var read = await body.ReadAsync(buffer.AsMemory(0, (int)Math.Min(bufferSize, range.Length - sent)), cancellationToken);
                 fileHash.AppendData(buffer, 0, read);
                 chunkHash.AppendData(buffer, 0, read);
                 for (var offset = 0; offset < read; offset += MessageSize)
