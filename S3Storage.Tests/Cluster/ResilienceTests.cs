@@ -154,12 +154,19 @@ public sealed class ResilienceTests(ResilienceClusterFixture fixture, ITestOutpu
     [Fact]
     public async Task A_seventh_node_takes_new_chunks_and_draining_it_moves_them_away_and_lets_it_go()
     {
+        // Chunks placed before the node joins, whatever ran before this test: the rebalance
+        // below must have existing copies to move (a CI run that ran this test first had none).
+        var files = new List<CreatedFile>();
+        for (var i = 0; i < 8; i++)
+        {
+            files.Add(await UploadRawAsync(Http, $"before-join-{i}.bin", GeneratedContent.Bytes(200_000 + i, 40 + i), Cancel));
+        }
+
         var seventh = await fixture.Cluster.AddNodeAsync($"storage-{fixture.Cluster.Nodes.Count + 1}", Cancel);
         await WaitUntilAsync(async () => (await NodeStateAsync(seventh.Name)).GetProperty("in_ring").GetBoolean(), "the new node to join the ring");
         var share = (await NodeStateAsync(seventh.Name)).GetProperty("ring_share").GetDouble();
         output.WriteLine($"{seventh.Name} owns {share:P1} of the ring");
 
-        var files = new List<CreatedFile>();
         var landed = 0;
         for (var i = 0; i < 15 && landed == 0; i++)
         {
