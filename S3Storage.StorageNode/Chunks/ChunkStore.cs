@@ -21,7 +21,7 @@ public sealed record StoredChunkEntry(ChunkId Id, ChunkFileHeader Header);
 /// volume and are renamed into place only once complete, verified and fsynced, so a chunk
 /// file that exists is always whole.
 /// </summary>
-public sealed class ChunkStore
+public sealed class ChunkStore : IDisposable
 {
     /// <summary>Bytes covered by one CRC-32 in the trailer: a read verifies (and may read ahead) at most this much before sending.</summary>
     public const int ChecksumBlockSize = 1024 * 1024;
@@ -72,6 +72,9 @@ public sealed class ChunkStore
     public bool Draining { get; set; }
 
     public long FreeSpace() => new DriveInfo(Root).AvailableFreeSpace;
+
+    /// <summary>Ends the sync threads (the container disposes the store after the last request).</summary>
+    public void Dispose() => _sync.Dispose();
 
     public long TotalSpace() => new DriveInfo(Root).TotalSize;
 
