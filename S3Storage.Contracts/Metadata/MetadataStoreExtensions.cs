@@ -30,8 +30,9 @@ public static class MetadataStoreExtensions
         {
             var dataSource = new NpgsqlDataSourceBuilder(sp.GetRequiredService<IOptions<MetadataStoreOptions>>().Value.ConnectionString);
             // The gateway runs a handful of statements thousands of times a second; prepared,
-            // PostgreSQL skips parsing and planning them (a third of its CPU in the metadata
-            // GET benchmark). A connection string that sets Max Auto Prepare keeps its value.
+            // PostgreSQL skips parsing and planning them (with the one-query file read, metadata
+            // GETs went from 883 to 1025/s). A connection string that sets Max Auto Prepare
+            // keeps its value.
             if (dataSource.ConnectionStringBuilder.MaxAutoPrepare == 0)
             {
                 dataSource.ConnectionStringBuilder.MaxAutoPrepare = 64;
