@@ -15,8 +15,14 @@ if (nodeCount < 1)
     throw new InvalidOperationException($"StorageNodes must be at least 1, not {nodeCount}.");
 }
 
+// Where local state lives (node chunks, the local PostgreSQL server's files): "DataDirectory",
+// by default .data beside the AppHost.
+var dataDirectory = Path.GetFullPath(builder.Configuration["DataDirectory"] is { Length: > 0 } configured
+    ? configured
+    : Path.Combine(builder.AppHostDirectory, ".data"));
+
 builder.AddDeploymentEnvironment();
-var metadata = builder.AddMetadataDatabase();
+var metadata = builder.AddMetadataDatabase(dataDirectory);
 
 var gateway = builder.AddProject<Projects.S3Storage_Gateway>("gateway")
     .WithExternalHttpEndpoints()
@@ -43,7 +49,7 @@ for (var i = 1; i <= nodeCount; i++)
     // The address the gateway dials: the node's own endpoint, so the scheme follows the
     // environment (http locally, https once ACA upgrades it).
     node.WithEnvironment("Node__AdvertisedAddress", node.GetEndpoint("http"));
-    node.WithNodeDataDirectory(name);
+    node.WithNodeDataDirectory(name, Path.Combine(dataDirectory, name));
 
     // services__storage-N__http__0 on the gateway: the node list it was deployed with.
     gateway.WithReference(node);

@@ -40,14 +40,16 @@ public static class StorageNodeExtensions
             kestrel.Limits.Http2.InitialStreamWindowSize = Http2WindowSize;
         });
 
-        builder.AddMetadataStore();
-        services.AddScoped<ServerRegistry>();
-
         services.AddSingleton<NodeMetrics>();
         services.AddSingleton<NodeIdentity>();
         services.AddSingleton<ChunkStore>();
         services.AddSingleton<InFlightCalls>();
+        // Hosted services start in order: the disk is ready before the node waits on the database.
         services.AddHostedService<ChunkStoreInitializer>();
+
+        builder.AddMetadataStore();
+        services.AddScoped<ServerRegistry>();
+
         services.AddHostedService<NodeRegistrationService>();
         services.AddHostedService<ScrubService>();
 

@@ -19,47 +19,54 @@ public static partial class MetadataMigrator
 
     public static async Task MigrateAsync(MetadataDbContext db, ILogger logger, CancellationToken cancellationToken)
     {
-        var connectionString = db.Database.GetConnectionString()
-            ?? throw new InvalidOperationException("The metadata DbContext has no connection string.");
-
-        // The lock lives on its own session: if this process dies mid-migration, PostgreSQL ends
-        // the session and releases the lock, and the migration's own transaction rolls back.
-        await using var lockConnection = new NpgsqlConnection(connectionString);
-        await lockConnection.OpenAsync(cancellationToken);
-
-        var waited = Stopwatch.StartNew();
-        await using (var acquire = new NpgsqlCommand("SELECT pg_advisory_lock(@key)", lockConnection))
-        {
-            acquire.Parameters.AddWithValue("key", AdvisoryLockKey);
-            // Waiting on another process's migration can take longer than a command timeout.
-            acquire.CommandTimeout = 0;
-            await acquire.ExecuteNonQueryAsync(cancellationToken);
-        }
-
+        // The lock is taken on the context's own session, which the migration then uses: no
+        // second connection, and no connection string read back from the context (one built
+        // on a data source has dropped its password by then). If this process dies
+        // mid-migration, PostgreSQL ends the session, which releases the lock and rolls the
+        // migration's transaction back.
+        await db.Database.OpenConnectionAsync(cancellationToken);
         try
         {
-            // Asking an empty database for its applied migrations logs a failed query; ask
-            // whether the history table exists first.
-            var historyExists = await db.GetService<IHistoryRepository>().ExistsAsync(cancellationToken);
-            var pending = historyExists
-                ? (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList()
-                : db.Database.GetMigrations().ToList();
-            if (pending.Count == 0)
+            var session = (NpgsqlConnection)db.Database.GetDbConnection();
+            var waited = Stopwatch.StartNew();
+            await using (var acquire = new NpgsqlCommand("SELECT pg_advisory_lock(@key)", session))
             {
-                LogUpToDate(logger, waited.ElapsedMilliseconds);
-                return;
+                acquire.Parameters.AddWithValue("key", AdvisoryLockKey);
+                // Waiting on another process's migration can take longer than a command timeout.
+                acquire.CommandTimeout = 0;
+                await acquire.ExecuteNonQueryAsync(cancellationToken);
             }
 
-            LogApplying(logger, pending.Count, string.Join(", ", pending));
-            var applying = Stopwatch.StartNew();
-            await db.Database.MigrateAsync(cancellationToken);
-            LogApplied(logger, pending.Count, applying.ElapsedMilliseconds);
+            try
+            {
+                // EF finds out whether its history table exists by querying it, which on an empty
+                // database leaves "relation __EFMigrationsHistory does not exist" errors in the
+                // server log (twice: once for the pending list, once inside MigrateAsync).
+                // Created first, it always exists.
+                var history = db.GetService<IHistoryRepository>();
+                await db.Database.ExecuteSqlRawAsync(history.GetCreateIfNotExistsScript(), cancellationToken);
+                var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
+                if (pending.Count == 0)
+                {
+                    LogUpToDate(logger, waited.ElapsedMilliseconds);
+                    return;
+                }
+
+                LogApplying(logger, pending.Count, string.Join(", ", pending));
+                var applying = Stopwatch.StartNew();
+                await db.Database.MigrateAsync(cancellationToken);
+                LogApplied(logger, pending.Count, applying.ElapsedMilliseconds);
+            }
+            finally
+            {
+                await using var release = new NpgsqlCommand("SELECT pg_advisory_unlock(@key)", session);
+                release.Parameters.AddWithValue("key", AdvisoryLockKey);
+                await release.ExecuteNonQueryAsync(CancellationToken.None);
+            }
         }
         finally
         {
-            await using var release = new NpgsqlCommand("SELECT pg_advisory_unlock(@key)", lockConnection);
-            release.Parameters.AddWithValue("key", AdvisoryLockKey);
-            await release.ExecuteNonQueryAsync(CancellationToken.None);
+            await db.Database.CloseConnectionAsync();
         }
     }
 

@@ -1,55 +1,34 @@
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using OpenTelemetry.Metrics;
-using OpenTelemetry.Trace;
 
 namespace S3Storage.Contracts.Metadata;
 
 public static class MetadataStoreExtensions
 {
+    /// <summary>The health check the Aspire integration registers for the metadata database.</summary>
+    public const string HealthCheckName = nameof(MetadataDbContext);
+
     /// <summary>
-    /// The metadata store as the Aspire Npgsql EF Core integration would wire it (that package
-    /// cannot be restored here): pooled DbContext on one NpgsqlDataSource, retry on transient
-    /// failures, a health check, Npgsql traces and metrics, and migrations at start-up.
+    /// The metadata store through Aspire's Npgsql EF Core client integration (pooled DbContext,
+    /// retry on transient failures, a health check, Npgsql traces and metrics), with the
+    /// connection string validated at start-up, statements auto-prepared, and migrations
+    /// applied before the host serves.
     /// </summary>
     public static TBuilder AddMetadataStore<TBuilder>(this TBuilder builder, bool applyMigrationsAtStartup = true)
         where TBuilder : IHostApplicationBuilder
     {
         var services = builder.Services;
         services.AddOptions<MetadataStoreOptions>()
-            .Configure<IConfiguration>((options, configuration) =>
-                options.ConnectionString = configuration.GetConnectionString(MetadataStoreOptions.ConnectionStringName))
+            .Configure(options => options.ConnectionString = builder.Configuration.GetConnectionString(MetadataStoreOptions.ConnectionStringName))
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<MetadataStoreOptions>, MetadataStoreOptionsValidator>();
 
-        services.AddSingleton(sp =>
-        {
-            var dataSource = new NpgsqlDataSourceBuilder(sp.GetRequiredService<IOptions<MetadataStoreOptions>>().Value.ConnectionString);
-            // The gateway runs a handful of statements thousands of times a second; prepared,
-            // PostgreSQL skips parsing and planning them (with the one-query file read, metadata
-            // GETs went from 883 to 1025/s). A connection string that sets Max Auto Prepare
-            // keeps its value.
-            if (dataSource.ConnectionStringBuilder.MaxAutoPrepare == 0)
-            {
-                dataSource.ConnectionStringBuilder.MaxAutoPrepare = 64;
-                dataSource.ConnectionStringBuilder.AutoPrepareMinUsages = 2;
-            }
-
-            return dataSource.Build();
-        });
-
-        services.AddDbContextPool<MetadataDbContext>((sp, options) =>
-            options.UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>(), npgsql => npgsql.EnableRetryOnFailure()));
-
-        services.AddHealthChecks().AddDbContextCheck<MetadataDbContext>("metadata", tags: ["ready"]);
-
-        services.AddOpenTelemetry()
-            .WithTracing(tracing => tracing.AddNpgsql())
-            .WithMetrics(metrics => metrics.AddMeter("Npgsql"));
+        builder.AddNpgsqlDbContext<MetadataDbContext>(
+            MetadataStoreOptions.ConnectionStringName,
+            settings => settings.ConnectionString = WithStatementPreparation(settings.ConnectionString));
 
         if (applyMigrationsAtStartup)
         {
@@ -57,5 +36,38 @@ public static class MetadataStoreExtensions
         }
 
         return builder;
+    }
+
+    /// <summary>
+    /// The gateway runs a handful of statements thousands of times a second; prepared,
+    /// PostgreSQL skips parsing and planning them (with the one-query file read, metadata GETs
+    /// went from 883 to 1025/s). A connection string that sets Max Auto Prepare keeps its value;
+    /// one that does not parse is left for the start-up validation to report.
+    /// </summary>
+    private static string? WithStatementPreparation(string? connectionString)
+    {
+        if (string.IsNullOrWhiteSpace(connectionString))
+        {
+            return connectionString;
+        }
+
+        NpgsqlConnectionStringBuilder parsed;
+        try
+        {
+            parsed = new NpgsqlConnectionStringBuilder(connectionString);
+        }
+        catch (ArgumentException)
+        {
+            return connectionString;
+        }
+
+        if (parsed.MaxAutoPrepare != 0)
+        {
+            return connectionString;
+        }
+
+        parsed.MaxAutoPrepare = 64;
+        parsed.AutoPrepareMinUsages = 2;
+        return parsed.ConnectionString;
     }
 }

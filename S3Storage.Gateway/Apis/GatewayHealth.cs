@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using S3Storage.Contracts.Configuration;
+using S3Storage.Contracts.Metadata;
 using S3Storage.Gateway.Cluster;
 using S3Storage.Gateway.Telemetry;
 
@@ -42,7 +43,7 @@ public static class GatewayHealth
     {
         var metrics = context.RequestServices.GetRequiredService<GatewayMetrics>();
         var storage = report.Entries.GetValueOrDefault(StorageNodesHealthCheck.Name);
-        var database = report.Entries.GetValueOrDefault("metadata");
+        var database = report.Entries.GetValueOrDefault(MetadataStoreExtensions.HealthCheckName);
         context.Response.ContentType = "application/json";
         return context.Response.WriteAsync(JsonSerializer.Serialize(new
         {

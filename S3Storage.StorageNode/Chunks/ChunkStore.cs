@@ -71,6 +71,9 @@ public sealed class ChunkStore : IDisposable
     /// <summary>Set when the node shuts down or drains: new chunks are refused, reads go on.</summary>
     public bool Draining { get; set; }
 
+    /// <summary>Set once <see cref="Initialize"/> has made the layout and counted the chunks.</summary>
+    public bool Initialized { get; private set; }
+
     public long FreeSpace() => new DriveInfo(Root).AvailableFreeSpace;
 
     /// <summary>Ends the sync threads (the container disposes the store after the last request).</summary>
@@ -103,6 +106,7 @@ public sealed class ChunkStore : IDisposable
 
         Interlocked.Exchange(ref _chunkCount, count);
         Interlocked.Exchange(ref _usedBytes, bytes);
+        Initialized = true;
         ChunkStoreLog.Initialized(logger, Root, count, bytes, removed);
     }
 

@@ -12,6 +12,13 @@ public sealed class ChunkStoreHealthCheck(ChunkStore store) : IHealthCheck
 
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
+        // The health publisher can run before the store is initialised (the node may still be
+        // waiting for the database): not ready yet is no fault, and must not show as one.
+        if (!store.Initialized)
+        {
+            return Task.FromResult(HealthCheckResult.Degraded("Starting: the chunk store is not initialised yet."));
+        }
+
         if (!Directory.Exists(store.ChunksDirectory))
         {
             return Task.FromResult(HealthCheckResult.Unhealthy($"The chunk directory {store.ChunksDirectory} is gone (volume unmounted?)."));

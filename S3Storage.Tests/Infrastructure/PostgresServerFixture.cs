@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging.Abstractions;
 using S3Storage.Contracts.Metadata;
@@ -22,8 +23,11 @@ public sealed class PostgresServerFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        // Tests may lose data on a crash; fsync off saves seconds per run.
-        _server = await LocalPostgresServer.StartAsync(new LocalPostgresOptions { Durable = false }, TestContext.Current.CancellationToken);
+        // Tests may lose data on a crash; fsync off saves seconds per run. Password
+        // authentication as in any deployment, so code that drops the password fails here.
+        _server = await LocalPostgresServer.StartAsync(
+            new LocalPostgresOptions { Durable = false, Password = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)) },
+            TestContext.Current.CancellationToken);
         await _server.CreateDatabaseAsync(TemplateDatabase);
 
         // No pooling: CREATE DATABASE ... TEMPLATE fails while any session is connected to the template.

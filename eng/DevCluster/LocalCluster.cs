@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Cryptography;
 using Npgsql;
 using S3Storage.DevCluster.Postgres;
 using S3Storage.DevCluster.Processes;
@@ -76,7 +77,14 @@ public sealed class LocalCluster : IAsyncDisposable
         try
         {
             postgres = await LocalPostgresServer.StartAsync(
-                new LocalPostgresOptions { DataDirectory = Path.Combine(settings.DataDirectory, "postgres"), Durable = settings.DurablePostgres },
+                new LocalPostgresOptions
+                {
+                    DataDirectory = Path.Combine(settings.DataDirectory, "postgres"),
+                    Durable = settings.DurablePostgres,
+                    // Password authentication, as every deployed server asks: the services must
+                    // keep the password wherever they pass the connection string on.
+                    Password = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)),
+                },
                 cancellationToken);
         }
         catch (Exception e) when (e is PostgresNotInstalledException or PostgresStartException)

@@ -1,11 +1,29 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using S3Storage.DevCluster;
+using S3Storage.DevCluster.Postgres;
 
 // The dev cluster: PostgreSQL, the storage nodes and the gateway as local processes, wired
 // exactly as the AppHost wires them. Runs until Ctrl+C or SIGTERM, then stops what it started
-// and keeps the data directory for the next run.
+// and keeps the data directory for the next run. `postgres` runs only the database (PostgresCommand).
 const string Usage = "usage: dotnet run --project eng/DevCluster -- [--port 8080] [--data DIR] [--nodes 6] [--replication 2]";
+
+using var stopping = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    stopping.Cancel();
+};
+using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+{
+    context.Cancel = true;
+    stopping.Cancel();
+});
+
+if (args is ["postgres", .. var postgresArgs])
+{
+    return await PostgresCommand.RunAsync(postgresArgs, stopping.Token);
+}
 
 var settings = new ClusterSettings(Path.Combine(Directory.GetCurrentDirectory(), ".devcluster"));
 for (var i = 0; i < args.Length; i++)
@@ -49,18 +67,6 @@ for (var i = 0; i < args.Length; i++)
         return 2;
     }
 }
-
-using var stopping = new CancellationTokenSource();
-Console.CancelKeyPress += (_, e) =>
-{
-    e.Cancel = true;
-    stopping.Cancel();
-};
-using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
-{
-    context.Cancel = true;
-    stopping.Cancel();
-});
 
 LocalCluster cluster;
 try

@@ -19,11 +19,20 @@ public sealed record LocalPostgresOptions
     /// data, so only for throwaway servers.
     /// </summary>
     public bool Durable { get; init; } = true;
+
+    /// <summary>
+    /// The superuser's password for TCP connections (SCRAM-SHA-256), as a deployed server asks
+    /// for one. Null: trust authentication. Set again at every start, so a data directory made
+    /// with another password follows the one given now.
+    /// </summary>
+    public string? Password { get; init; }
 }
 
 /// <summary>
 /// A PostgreSQL server started from the machine's own binaries, listening on 127.0.0.1 only,
-/// with trust authentication for local use. Stopped (and its temporary directory deleted) on dispose.
+/// with password (SCRAM-SHA-256) or trust authentication on TCP, and trust on its Unix socket,
+/// which lives in the data directory where only the server's user (and root) can reach it.
+/// Stopped (and its temporary directory deleted) on dispose.
 /// </summary>
 public sealed class LocalPostgresServer : IAsyncDisposable
 {
@@ -35,13 +44,16 @@ public sealed class LocalPostgresServer : IAsyncDisposable
     private readonly bool _ownsDataDirectory;
     private bool _stopped;
 
-    private LocalPostgresServer(string binDirectory, string dataDirectory, int port, bool ownsDataDirectory)
+    private LocalPostgresServer(string binDirectory, string dataDirectory, int port, string? password, bool ownsDataDirectory)
     {
         _binDirectory = binDirectory;
         DataDirectory = dataDirectory;
         Port = port;
+        _password = password;
         _ownsDataDirectory = ownsDataDirectory;
     }
+
+    private readonly string? _password;
 
     public string DataDirectory { get; }
 
@@ -52,7 +64,7 @@ public sealed class LocalPostgresServer : IAsyncDisposable
 
     public string ConnectionString(string database, bool pooling = true)
     {
-        var builder = new NpgsqlConnectionStringBuilder { Host = "127.0.0.1", Port = Port, Username = SuperUser, Database = database };
+        var builder = new NpgsqlConnectionStringBuilder { Host = "127.0.0.1", Port = Port, Username = SuperUser, Password = _password, Database = database };
         if (!pooling)
         {
             builder.Pooling = false;
@@ -70,14 +82,15 @@ public sealed class LocalPostgresServer : IAsyncDisposable
 
         try
         {
-            await InitializeAsync(binDirectory, dataDirectory, cancellationToken);
+            await InitializeAsync(binDirectory, dataDirectory, options.Password, cancellationToken);
             for (var attempt = 1; ; attempt++)
             {
                 var port = options.Port != 0 ? options.Port : FreeLoopbackPort();
-                var server = new LocalPostgresServer(binDirectory, dataDirectory, port, ownsDataDirectory);
+                var server = new LocalPostgresServer(binDirectory, dataDirectory, port, options.Password, ownsDataDirectory);
                 try
                 {
                     await server.StartServerAsync(options.Durable, cancellationToken);
+                    await server.SetPasswordAsync(cancellationToken);
                     return server;
                 }
                 catch (PostgresStartException) when (options.Port == 0 && attempt < StartAttempts)
@@ -132,7 +145,7 @@ public sealed class LocalPostgresServer : IAsyncDisposable
         }
     }
 
-    private static async Task InitializeAsync(string binDirectory, string dataDirectory, CancellationToken cancellationToken)
+    private static async Task InitializeAsync(string binDirectory, string dataDirectory, string? password, CancellationToken cancellationToken)
     {
         if (File.Exists(Path.Combine(dataDirectory, "PG_VERSION")))
         {
@@ -141,9 +154,45 @@ public sealed class LocalPostgresServer : IAsyncDisposable
 
         Directory.CreateDirectory(dataDirectory);
         await GiveToServerUserAsync(dataDirectory, cancellationToken);
-        await RunAsync(Path.Combine(binDirectory, "initdb"),
-            ["-D", dataDirectory, "-U", SuperUser, "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "-N"],
-            cancellationToken);
+        var arguments = new List<string> { "-D", dataDirectory, "-U", SuperUser, "-E", "UTF8", "--locale=C.UTF-8", "-N" };
+        if (password is null)
+        {
+            arguments.Add("--auth=trust");
+            await RunAsync(Path.Combine(binDirectory, "initdb"), arguments, cancellationToken);
+            return;
+        }
+
+        // initdb takes the first password from a file only: in a directory the server user can
+        // read and no one else (CreateTempSubdirectory makes it 0700).
+        var passwordDirectory = Directory.CreateTempSubdirectory("s3storage-pg-init-");
+        try
+        {
+            var passwordFile = Path.Combine(passwordDirectory.FullName, "password");
+            await File.WriteAllTextAsync(passwordFile, password + "\n", cancellationToken);
+            await GiveToServerUserAsync(passwordDirectory.FullName, cancellationToken);
+            arguments.AddRange(["--auth-local=trust", "--auth-host=scram-sha-256", "--pwfile=" + passwordFile]);
+            await RunAsync(Path.Combine(binDirectory, "initdb"), arguments, cancellationToken);
+        }
+        finally
+        {
+            TryDeleteDirectory(passwordDirectory.FullName);
+        }
+    }
+
+    /// <summary>Over the Unix socket (trusted), so the password given now wins over the one the data directory was made with.</summary>
+    private async Task SetPasswordAsync(CancellationToken cancellationToken)
+    {
+        if (_password is null)
+        {
+            return;
+        }
+
+        var socket = new NpgsqlConnectionStringBuilder { Host = DataDirectory, Port = Port, Username = SuperUser, Database = "postgres", Pooling = false };
+        await using var connection = new NpgsqlConnection(socket.ConnectionString);
+        await connection.OpenAsync(cancellationToken);
+        // ALTER ROLE takes no parameters: a quoted literal it is.
+        await using var command = new NpgsqlCommand($"ALTER ROLE {Quote(SuperUser)} PASSWORD '{_password.Replace("'", "''")}'", connection);
+        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     private async Task StartServerAsync(bool durable, CancellationToken cancellationToken)

@@ -19,7 +19,7 @@ public static class RepositoryLayout
         var path = Path.Combine(Root, project, "bin", Configuration, "net10.0", project + ".dll");
         return File.Exists(path)
             ? path
-            : throw new FileNotFoundException($"{project} is not built at {path}: run 'dotnet build S3Storage.Offline.slnf -c {Configuration}' first.", path);
+            : throw new FileNotFoundException($"{project} is not built at {path}: run 'dotnet build S3Storage.sln -c {Configuration}' first.", path);
     }
 
     private static string FindRoot()

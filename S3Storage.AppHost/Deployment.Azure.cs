@@ -3,8 +3,9 @@ using Aspire.Hosting.Azure;
 namespace S3Storage.AppHost;
 
 /// <summary>
-/// Where the store's state lives when run locally and when published to Azure Container Apps
-/// (azd up / aspire deploy). Everything Azure-specific in the AppHost is in this file.
+/// What publishing to Azure Container Apps (azd up / aspire deploy) adds to the model.
+/// Everything Azure-specific in the AppHost is in this file, built when AzureDeployment is true
+/// (the default); Deployment.Local.cs stands in for it otherwise.
 /// </summary>
 internal static class Deployment
 {
@@ -18,26 +19,25 @@ internal static class Deployment
     }
 
     /// <summary>
-    /// Locally a PostgreSQL container with a data volume; on Azure, Azure Database for
-    /// PostgreSQL flexible server: a PostgreSQL container on an Azure Files (SMB) volume is not
-    /// reliable. Password authentication keeps the services on plain Npgsql connection strings.
+    /// Azure Database for PostgreSQL flexible server: a PostgreSQL container on an Azure Files
+    /// (SMB) volume is not reliable. Password authentication keeps the services on plain Npgsql
+    /// connection strings.
     /// </summary>
-    public static IResourceBuilder<AzurePostgresFlexibleServerDatabaseResource> AddMetadataDatabase(this IDistributedApplicationBuilder builder) =>
-        builder.AddAzurePostgresFlexibleServer("postgres")
+    public static IResourceBuilder<IResourceWithConnectionString> AddPublishedMetadataDatabase(
+        this IDistributedApplicationBuilder builder, string serverName, string databaseName) =>
+        builder.AddAzurePostgresFlexibleServer(serverName)
             .WithPasswordAuthentication()
-            .RunAsContainer(container => container.WithDataVolume())
-            .AddDatabase("metadata");
+            .AddDatabase(databaseName);
 
     /// <summary>
-    /// A node's chunks outlive the node: a directory under the AppHost locally, an Azure Files
-    /// share on ACA with the app pinned to exactly one replica.
+    /// A node's chunks outlive the node: <paramref name="localDirectory"/> locally, an Azure
+    /// Files share on ACA with the app pinned to exactly one replica.
     /// </summary>
-    public static IResourceBuilder<ProjectResource> WithNodeDataDirectory(this IResourceBuilder<ProjectResource> node, string name)
+    public static IResourceBuilder<ProjectResource> WithNodeDataDirectory(this IResourceBuilder<ProjectResource> node, string name, string localDirectory)
     {
-        var builder = node.ApplicationBuilder;
-        if (!builder.ExecutionContext.IsPublishMode)
+        if (!node.ApplicationBuilder.ExecutionContext.IsPublishMode)
         {
-            return node.WithEnvironment("Node__DataDir", Path.Combine(builder.AppHostDirectory, ".data", name));
+            return node.WithEnvironment("Node__DataDir", localDirectory);
         }
 
         // Projects have no WithVolume: the ACA publisher turns a mount annotation on any

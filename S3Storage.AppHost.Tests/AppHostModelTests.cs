@@ -1,0 +1,103 @@
+using Microsoft.Extensions.DependencyInjection;
+
+namespace S3Storage.AppHost.Tests;
+
+/// <summary>
+/// The model alone (no orchestrator, no container runtime): what each resource is handed,
+/// evaluated as a publish would write it into the manifest.
+/// </summary>
+public sealed class AppHostModelTests
+{
+    private static readonly string[] NodeNames = [.. Enumerable.Range(1, 6).Select(i => "storage-" + i)];
+
+    [Fact]
+    public async Task The_model_wires_six_nodes_and_the_gateway_with_the_configuration_keys_of_the_design()
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        var appHost = await DistributedApplicationTestingBuilder.CreateAsync<Projects.S3Storage_AppHost>(["--MetadataDatabase:Server=container"], cancellationToken);
+        await using var app = await appHost.BuildAsync(cancellationToken);
+        var model = app.Services.GetRequiredService<DistributedApplicationModel>();
+        var publish = PublishContext(app);
+
+        var nodes = model.Resources.OfType<ProjectResource>().Where(r => r.Name.StartsWith("storage-", StringComparison.Ordinal)).ToList();
+        Assert.Equal(NodeNames, nodes.Select(n => n.Name));
+        foreach (var node in nodes)
+        {
+            var environment = await EnvironmentOfAsync(node, publish, cancellationToken);
+            Assert.Equal(node.Name, environment["Node__Name"]);
+            Assert.Equal($"{{{node.Name}.bindings.http.url}}", environment["Node__AdvertisedAddress"]);
+            Assert.Equal("{metadata.connectionString}", environment["ConnectionStrings__metadata"]);
+            Assert.True(environment.ContainsKey("Node__DataDir"));
+
+            // Its own port (not the launch profile's, shared by all six), spoken as HTTP/2.
+            var endpoint = Assert.Single(node.Annotations.OfType<EndpointAnnotation>(), e => e.Name == "http");
+            Assert.Null(endpoint.Port);
+            Assert.Equal("http2", endpoint.Transport);
+            Assert.Single(node.Annotations.OfType<HealthCheckAnnotation>());
+            Assert.Contains(node.Annotations.OfType<WaitAnnotation>(), wait => wait.Resource.Name == "metadata");
+        }
+
+        var gateway = Assert.Single(model.Resources.OfType<ProjectResource>(), r => r.Name == "gateway");
+        var gatewayEnvironment = await EnvironmentOfAsync(gateway, publish, cancellationToken);
+        Assert.Equal("{metadata.connectionString}", gatewayEnvironment["ConnectionStrings__metadata"]);
+        foreach (var node in NodeNames)
+        {
+            Assert.Equal($"{{{node}.bindings.http.url}}", gatewayEnvironment[$"services__{node}__http__0"]);
+        }
+
+        Assert.Contains(gateway.Annotations.OfType<EndpointAnnotation>(), e => e.IsExternal);
+        Assert.Single(gateway.Annotations.OfType<HealthCheckAnnotation>());
+
+        // The container setup: a PostgreSQL container with a data volume behind the database.
+        var server = Assert.Single(model.Resources, r => r.Name == "postgres");
+        Assert.IsAssignableFrom<ContainerResource>(server);
+        Assert.Contains(server.Annotations.OfType<ContainerMountAnnotation>(), mount => mount.Type == ContainerMountType.Volume);
+    }
+
+    [Fact]
+    public async Task Without_a_container_runtime_the_database_is_the_machines_own_PostgreSQL_behind_a_password()
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        var dataDirectory = Path.Combine(Path.GetTempPath(), "s3storage-model-" + Guid.NewGuid().ToString("N"));
+        var appHost = await DistributedApplicationTestingBuilder.CreateAsync<Projects.S3Storage_AppHost>(
+            ["--MetadataDatabase:Server=local", "--DataDirectory=" + dataDirectory], cancellationToken);
+        await using var app = await appHost.BuildAsync(cancellationToken);
+        var model = app.Services.GetRequiredService<DistributedApplicationModel>();
+        var publish = PublishContext(app);
+
+        var server = Assert.IsType<ProjectResource>(Assert.Single(model.Resources, r => r.Name == "postgres"));
+        var environment = await EnvironmentOfAsync(server, publish, cancellationToken);
+        Assert.Equal("metadata", environment["POSTGRES_DB"]);
+        Assert.Equal("{postgres-password.value}", environment["POSTGRES_PASSWORD"]);
+        var password = Assert.IsType<ParameterResource>(Assert.Single(model.Resources, r => r.Name == "postgres-password"));
+        Assert.True(password.Secret);
+        var arguments = await ArgumentsOfAsync(server, publish, cancellationToken);
+        Assert.Equal(["postgres", "--data", Path.Combine(dataDirectory, "postgres")], arguments);
+
+        var metadata = Assert.IsType<ConnectionStringResource>(Assert.Single(model.Resources, r => r.Name == "metadata"));
+        Assert.Contains("Password={postgres-password.value}", metadata.ConnectionStringExpression.ValueExpression);
+        Assert.Single(metadata.Annotations.OfType<HealthCheckAnnotation>());
+        Assert.All(model.Resources.OfType<ProjectResource>().Where(r => r.Name != "postgres"),
+            service => Assert.Contains(service.Annotations.OfType<WaitAnnotation>(), wait => wait.Resource.Name == "metadata"));
+    }
+
+    // Publish-mode evaluation writes expressions instead of values: no endpoint needs allocating.
+    private static DistributedApplicationExecutionContext PublishContext(DistributedApplication app) =>
+        new(new DistributedApplicationExecutionContextOptions(DistributedApplicationOperation.Publish) { Services = app.Services });
+
+    private static async Task<Dictionary<string, string>> EnvironmentOfAsync(IResource resource, DistributedApplicationExecutionContext context, CancellationToken cancellationToken)
+    {
+        var configuration = await ExecutionConfigurationBuilder.Create(resource)
+            .WithEnvironmentVariablesConfig()
+            .BuildAsync(context, resourceLogger: null, cancellationToken);
+        return configuration.EnvironmentVariables.ToDictionary();
+    }
+
+    private static async Task<IReadOnlyList<string>> ArgumentsOfAsync(IResource resource, DistributedApplicationExecutionContext context, CancellationToken cancellationToken)
+    {
+        var configuration = await ExecutionConfigurationBuilder.Create(resource)
+            .WithArgumentsConfig()
+            .BuildAsync(context, resourceLogger: null, cancellationToken);
+        return [.. configuration.Arguments.Select(a => a.Value)];
+    }
+}
