@@ -22,7 +22,8 @@ public static class MetadataStoreExtensions
     {
         var services = builder.Services;
         services.AddOptions<MetadataStoreOptions>()
-            .Configure(options => options.ConnectionString = builder.Configuration.GetConnectionString(MetadataStoreOptions.ConnectionStringName))
+            .Configure<IConfiguration>((options, configuration) =>
+                options.ConnectionString = configuration.GetConnectionString(MetadataStoreOptions.ConnectionStringName))
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<MetadataStoreOptions>, MetadataStoreOptionsValidator>();
 
