@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.ComponentModel;
 using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -117,7 +116,6 @@ public abstract partial class AppHostFixture : IAsyncLifetime
         // What a health publisher or a late start-up step logs comes a few seconds after.
         await Task.Delay(TimeSpan.FromSeconds(6), cancellationToken);
         StartupLogs = _logs.ToDictionary(entry => entry.Key, entry => (IReadOnlyList<LogLine>)[.. entry.Value]);
-        TestContext.Current.SendDiagnosticMessage($"{GetType().Name}: every resource healthy and 6 nodes live after {TimeToHealthy.TotalSeconds:F1} s");
     }
 
     /// <summary>Each resource's state, health and last log lines: what a failed start needs explained.</summary>
@@ -157,16 +155,22 @@ public abstract partial class AppHostFixture : IAsyncLifetime
     }
 
     /// <summary>
-    /// Lines that report an error: from a .NET service, a log entry at Error or Critical level
+    /// Lines that report an error: from a .NET process, a log entry at Error or Critical level
     /// (the console logger's "fail:" and "crit:") or anything on standard error; from
-    /// PostgreSQL, ERROR, FATAL or PANIC (it writes all its logs to standard error).
+    /// PostgreSQL, ERROR, FATAL or PANIC (in a container it writes all its logs to standard
+    /// error; the local server's log reaches the `postgres` process's standard output).
     /// </summary>
     public static bool IsError(IResource resource, LogLine line)
     {
         var content = AnsiEscape().Replace(line.Content, "");
-        return resource is ContainerResource || resource.Name == "postgres"
-            ? PostgresError().IsMatch(content)
-            : line.IsErrorMessage || DotnetError().IsMatch(content);
+        if (resource is ContainerResource)
+        {
+            return PostgresError().IsMatch(content);
+        }
+
+        return line.IsErrorMessage
+            || DotnetError().IsMatch(content)
+            || (resource.Name == "postgres" && PostgresError().IsMatch(content));
     }
 
     [GeneratedRegex(@"\x1b\[[0-9;]*m")]
@@ -206,37 +210,6 @@ public abstract partial class AppHostFixture : IAsyncLifetime
         listener.Start();
         return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
-
-    /// <summary>
-    /// Whether the container runtime answers, as the AppHost's own auto mode decides:
-    /// `docker info` (or ASPIRE_CONTAINER_RUNTIME's) exits 0 within 10 s.
-    /// </summary>
-    protected static string? ContainerRuntimeProblem()
-    {
-        var runtime = Environment.GetEnvironmentVariable("ASPIRE_CONTAINER_RUNTIME") is { Length: > 0 } configured ? configured : "docker";
-        try
-        {
-            using var process = Process.Start(new ProcessStartInfo(runtime, ["info", "--format", "{{.ServerVersion}}"])
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            })!;
-            var error = process.StandardError.ReadToEndAsync();
-            _ = process.StandardOutput.ReadToEndAsync();
-            if (!process.WaitForExit(TimeSpan.FromSeconds(10)))
-            {
-                process.Kill(entireProcessTree: true);
-                return $"no container runtime: '{runtime} info' did not answer within 10 s";
-            }
-
-            return process.ExitCode == 0 ? null : $"no container runtime: '{runtime} info' failed: {error.Result.Trim()}";
-        }
-        catch (Win32Exception e)
-        {
-            return $"no container runtime: '{runtime}' cannot be run ({e.Message})";
-        }
-    }
 }
 
 /// <summary>PostgreSQL from the machine's own server binaries, as the AppHost runs where no container runtime is.</summary>
@@ -254,7 +227,9 @@ public sealed class ContainerPostgresAppHost : AppHostFixture
 {
     public const string ImageVariable = "S3STORAGE_POSTGRES_IMAGE";
 
-    protected override string? CannotRunBecause() => ContainerRuntimeProblem();
+    // The same check the AppHost's auto mode makes.
+    protected override string? CannotRunBecause() =>
+        ContainerRuntime.Problem(Environment.GetEnvironmentVariable("ASPIRE_CONTAINER_RUNTIME")) is { } problem ? "no container runtime: " + problem : null;
 
     protected override IEnumerable<string> Arguments()
     {

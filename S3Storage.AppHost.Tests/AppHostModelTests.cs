@@ -43,6 +43,7 @@ public sealed class AppHostModelTests
         foreach (var node in NodeNames)
         {
             Assert.Equal($"{{{node}.bindings.http.url}}", gatewayEnvironment[$"services__{node}__http__0"]);
+            Assert.Contains(gateway.Annotations.OfType<WaitAnnotation>(), wait => wait.Resource.Name == node);
         }
 
         Assert.Contains(gateway.Annotations.OfType<EndpointAnnotation>(), e => e.IsExternal);

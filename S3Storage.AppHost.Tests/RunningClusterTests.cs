@@ -34,6 +34,8 @@ public abstract class RunningClusterTests<TFixture>(TFixture fixture)
         Assert.Equal(AppHostFixture.WatchedResources.Order(), resources.Select(r => r.Name).Order());
 
         // Healthy was awaited for each one by the fixture; the log lines show what it took.
+        TestContext.Current.TestOutputHelper?.WriteLine(
+            $"every resource healthy and six nodes live {fixture.TimeToHealthy.TotalSeconds:F0} s after the AppHost started");
         var errors = resources
             .SelectMany(resource => fixture.StartupLogs.GetValueOrDefault(resource.Name, []).Where(line => AppHostFixture.IsError(resource, line))
                 .Select(line => $"{resource.Name}: {line.Content}"))
@@ -77,8 +79,12 @@ public abstract class RunningClusterTests<TFixture>(TFixture fixture)
             .WaitAsync(AppHostFixture.StartTimeout, Cancel);
 
         // Every chunk has a second copy: each file still comes back whole, at once and after the
-        // gateway has seen the node go.
+        // gateway has seen the node go. New files are placed on the nodes that are left, even
+        // before the gateway has noticed (a call to the stopped node fails, and the next node
+        // on the ring takes the chunk).
         await AssertEveryFileComesBackAsync(http, files);
+        var whileStopped = RandomNumberGenerator.GetBytes(1024 * 1024 + 333);
+        files[await UploadAsync(http, whileStopped, "while-stopped.bin")] = whileStopped;
         await fixture.WaitForLiveNodesAsync(AppHostFixture.NodeNames.Length - 1, Cancel);
         await AssertEveryFileComesBackAsync(http, files);
 

@@ -51,8 +51,10 @@ for (var i = 1; i <= nodeCount; i++)
     node.WithEnvironment("Node__AdvertisedAddress", node.GetEndpoint("http"));
     node.WithNodeDataDirectory(name, Path.Combine(dataDirectory, name));
 
-    // services__storage-N__http__0 on the gateway: the node list it was deployed with.
-    gateway.WithReference(node);
+    // services__storage-N__http__0 on the gateway: the node list it was deployed with. The
+    // gateway starts once the nodes are up, as in the dev cluster: started first, it would
+    // report itself unhealthy (no node to place a chunk on) until they register.
+    gateway.WithReference(node).WaitFor(node);
 }
 
 builder.Build().Run();

@@ -1,7 +1,7 @@
-using System.ComponentModel;
-using System.Diagnostics;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Npgsql;
 
 namespace S3Storage.AppHost;
 
@@ -71,7 +71,7 @@ internal static class MetadataDatabaseExtensions
         }
 
         var server = settings.Server == MetadataServer.Auto
-            ? ContainerRuntimeAnswers(builder.Configuration) ? MetadataServer.Container : MetadataServer.Local
+            ? ContainerRuntime.Problem(builder.Configuration["ASPIRE_CONTAINER_RUNTIME"]) is null ? MetadataServer.Container : MetadataServer.Local
             : settings.Server;
         return server == MetadataServer.Container
             ? builder.AddContainerPostgres(settings)
@@ -143,45 +143,41 @@ internal static class MetadataDatabaseExtensions
         builder.Eventing.Subscribe<ConnectionStringAvailableEvent>(metadata.Resource, async (_, cancellationToken) =>
             value = await metadata.Resource.ConnectionStringExpression.GetValueAsync(cancellationToken));
         var healthCheck = DatabaseName + "_check";
-        builder.Services.AddHealthChecks().AddNpgSql(
-            _ => value ?? throw new InvalidOperationException("The metadata connection string is not known yet."),
-            name: healthCheck);
+        builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
+            healthCheck, _ => new DatabaseExistsHealthCheck(() => value), HealthStatus.Unhealthy, tags: null));
         return metadata.WithHealthCheck(healthCheck);
     }
 
     /// <summary>
-    /// Whether the container runtime the orchestrator would use (ASPIRE_CONTAINER_RUNTIME,
-    /// docker by default) is installed and its daemon answers.
+    /// Healthy once the server accepts the connection string's credentials and the database
+    /// exists. It asks the server's own <c>postgres</c> database: connecting to the target
+    /// before it is created would leave "database does not exist" FATALs in the server's log.
     /// </summary>
-    private static bool ContainerRuntimeAnswers(IConfiguration configuration)
+    private sealed class DatabaseExistsHealthCheck(Func<string?> connectionString) : IHealthCheck
     {
-        var runtime = configuration["ASPIRE_CONTAINER_RUNTIME"] is { Length: > 0 } configured ? configured : "docker";
-        try
+        public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
         {
-            using var process = Process.Start(new ProcessStartInfo(runtime, ["info", "--format", "{{.ServerVersion}}"])
+            if (connectionString() is not { } value)
             {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            });
-            if (process is null)
-            {
-                return false;
+                return HealthCheckResult.Unhealthy("The connection string is not known yet.");
             }
 
-            _ = process.StandardOutput.ReadToEndAsync();
-            _ = process.StandardError.ReadToEndAsync();
-            if (!process.WaitForExit(TimeSpan.FromSeconds(10)))
+            var target = new NpgsqlConnectionStringBuilder(value);
+            var server = new NpgsqlConnectionStringBuilder(value) { Database = "postgres", Pooling = false };
+            try
             {
-                process.Kill(entireProcessTree: true);
-                return false;
+                await using var connection = new NpgsqlConnection(server.ConnectionString);
+                await connection.OpenAsync(cancellationToken);
+                await using var exists = new NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = @name", connection);
+                exists.Parameters.AddWithValue("name", target.Database ?? DatabaseName);
+                return await exists.ExecuteScalarAsync(cancellationToken) is null
+                    ? HealthCheckResult.Unhealthy($"Database '{target.Database}' does not exist yet.")
+                    : HealthCheckResult.Healthy();
             }
-
-            return process.ExitCode == 0;
-        }
-        catch (Win32Exception)
-        {
-            return false;
+            catch (Exception e) when (e is NpgsqlException or TimeoutException)
+            {
+                return HealthCheckResult.Unhealthy("The server does not accept connections yet.", e);
+            }
         }
     }
 }
