@@ -57,7 +57,8 @@ internal static class MetadataDatabaseExtensions
         catch (InvalidOperationException e)
         {
             throw new InvalidOperationException(
-                $"{MetadataDatabaseSettings.SectionName}:{nameof(MetadataDatabaseSettings.Server)} must be auto, container or local, not '{section[nameof(MetadataDatabaseSettings.Server)]}'.", e);
+                $"The {MetadataDatabaseSettings.SectionName} settings are not valid ({MetadataDatabaseSettings.SectionName}:{nameof(MetadataDatabaseSettings.Server)} " +
+                $"is auto, container or local; {MetadataDatabaseSettings.SectionName}:{nameof(MetadataDatabaseSettings.DataVolume)} true or false): {e.Message}", e);
         }
 
         if (builder.ExecutionContext.IsPublishMode)
