@@ -73,7 +73,7 @@ public sealed class AppHostModelTests
         var password = Assert.IsType<ParameterResource>(Assert.Single(model.Resources, r => r.Name == "postgres-password"));
         Assert.True(password.Secret);
         var arguments = await ArgumentsOfAsync(server, publish, cancellationToken);
-        Assert.Equal(["postgres", "--data", Path.Combine(dataDirectory, "postgres")], arguments);
+        Assert.Equal(["postgres", "--data", Path.Combine(dataDirectory, "postgres"), "--ready-file", Path.Combine(dataDirectory, "postgres") + ".ready"], arguments);
 
         var metadata = Assert.IsType<ConnectionStringResource>(Assert.Single(model.Resources, r => r.Name == "metadata"));
         Assert.Contains("Password={postgres-password.value}", metadata.ConnectionStringExpression.ValueExpression);

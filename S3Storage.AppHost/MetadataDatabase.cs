@@ -120,16 +120,22 @@ internal static class MetadataDatabaseExtensions
             secret: true,
             persist: true);
 
+        // The command writes the ready file once the server accepts connections; the database
+        // check waits for it, so nothing connects while PostgreSQL is still starting (a FATAL
+        // in its log).
+        var readyFile = serverDirectory + ".ready";
         var server = builder.AddProject<Projects.DevCluster>(ServerName)
-            .WithArgs("postgres", "--data", serverDirectory)
+            .WithArgs("postgres", "--data", serverDirectory, "--ready-file", readyFile)
             .WithEndpoint(name: "tcp", scheme: "tcp", env: "POSTGRES_PORT")
             .WithEnvironment("POSTGRES_PASSWORD", password)
             .WithEnvironment("POSTGRES_DB", DatabaseName)
             .WithIconName("DatabaseMultiple");
 
         var endpoint = server.GetEndpoint("tcp");
-        return builder.AddDatabaseConnectionString(ReferenceExpression.Create(
-            $"Host={endpoint.Property(EndpointProperty.Host)};Port={endpoint.Property(EndpointProperty.Port)};Username=postgres;Password={password.Resource};Database={DatabaseName}"));
+        return builder.AddDatabaseConnectionString(
+            ReferenceExpression.Create(
+                $"Host={endpoint.Property(EndpointProperty.Host)};Port={endpoint.Property(EndpointProperty.Port)};Username=postgres;Password={password.Resource};Database={DatabaseName}"),
+            serverReady: () => File.Exists(readyFile));
     }
 
     /// <summary>
@@ -137,7 +143,8 @@ internal static class MetadataDatabaseExtensions
     /// database accepts a connection (the services wait for that). It waits for the server it
     /// names to start.
     /// </summary>
-    private static IResourceBuilder<IResourceWithConnectionString> AddDatabaseConnectionString(this IDistributedApplicationBuilder builder, ReferenceExpression connectionString)
+    private static IResourceBuilder<ConnectionStringResource> AddDatabaseConnectionString(
+        this IDistributedApplicationBuilder builder, ReferenceExpression connectionString, Func<bool>? serverReady = null)
     {
         var metadata = builder.AddConnectionString(DatabaseName, connectionString).WithIconName("Database");
         string? value = null;
@@ -145,7 +152,7 @@ internal static class MetadataDatabaseExtensions
             value = await metadata.Resource.ConnectionStringExpression.GetValueAsync(cancellationToken));
         var healthCheck = DatabaseName + "_check";
         builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
-            healthCheck, _ => new DatabaseExistsHealthCheck(() => value), HealthStatus.Unhealthy, tags: null));
+            healthCheck, _ => new DatabaseExistsHealthCheck(() => value, serverReady ?? (() => true)), HealthStatus.Unhealthy, tags: null));
         return metadata.WithHealthCheck(healthCheck);
     }
 
@@ -154,10 +161,15 @@ internal static class MetadataDatabaseExtensions
     /// exists. It asks the server's own <c>postgres</c> database: connecting to the target
     /// before it is created would leave "database does not exist" FATALs in the server's log.
     /// </summary>
-    private sealed class DatabaseExistsHealthCheck(Func<string?> connectionString) : IHealthCheck
+    private sealed class DatabaseExistsHealthCheck(Func<string?> connectionString, Func<bool> serverReady) : IHealthCheck
     {
         public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
         {
+            if (!serverReady())
+            {
+                return HealthCheckResult.Unhealthy("The server is starting.");
+            }
+
             if (connectionString() is not { } value)
             {
                 return HealthCheckResult.Unhealthy("The connection string is not known yet.");

@@ -1,18 +1,20 @@
 namespace S3Storage.DevCluster.Postgres;
 
 /// <summary>
-/// <c>S3Storage.DevCluster postgres --data DIR</c>: the machine's own PostgreSQL server, run
-/// until SIGTERM, for the AppHost on machines without a container runtime. It reads the
-/// environment the official PostgreSQL image reads (<c>POSTGRES_PASSWORD</c>, <c>POSTGRES_DB</c>),
-/// plus <c>POSTGRES_PORT</c>, the port the orchestrator allocated.
+/// <c>S3Storage.DevCluster postgres --data DIR --ready-file FILE</c>: the machine's own PostgreSQL
+/// server, run until SIGTERM, for the AppHost on machines without a container runtime. It reads
+/// the environment the official PostgreSQL image reads (<c>POSTGRES_PASSWORD</c>,
+/// <c>POSTGRES_DB</c>), plus <c>POSTGRES_PORT</c>, the port the orchestrator allocated. FILE
+/// exists exactly while the server accepts connections to the database: a client that connects
+/// earlier, while PostgreSQL is still starting, leaves a FATAL in its log.
 /// </summary>
 internal static class PostgresCommand
 {
-    public const string Usage = "usage: S3Storage.DevCluster postgres --data DIR   (env POSTGRES_PORT, POSTGRES_PASSWORD, POSTGRES_DB)";
+    public const string Usage = "usage: S3Storage.DevCluster postgres --data DIR --ready-file FILE   (env POSTGRES_PORT, POSTGRES_PASSWORD, POSTGRES_DB)";
 
     public static async Task<int> RunAsync(IReadOnlyList<string> args, CancellationToken stopping)
     {
-        if (args is not ["--data", { Length: > 0 } dataDirectory])
+        if (args is not ["--data", { Length: > 0 } dataDirectory, "--ready-file", { Length: > 0 } readyFile])
         {
             Console.Error.WriteLine(Usage);
             return 2;
@@ -31,6 +33,11 @@ internal static class PostgresCommand
         }
 
         var database = Environment.GetEnvironmentVariable("POSTGRES_DB") is { Length: > 0 } name ? name : LocalPostgresServer.SuperUser;
+
+        // Left by a run that was killed: not ready until this run says so.
+        readyFile = Path.GetFullPath(readyFile);
+        Directory.CreateDirectory(Path.GetDirectoryName(readyFile)!);
+        File.Delete(readyFile);
 
         LocalPostgresServer server;
         try
@@ -59,12 +66,17 @@ internal static class PostgresCommand
 
             // Standard output only: an orchestrator shows standard error as error logs.
             Console.WriteLine($"PostgreSQL is ready on 127.0.0.1:{port} (data {server.DataDirectory}, log {server.LogFile})");
+            await File.WriteAllTextAsync(readyFile, port.ToString(System.Globalization.CultureInfo.InvariantCulture), stopping);
             try
             {
                 await FollowAsync(server.LogFile, stopping);
             }
             catch (OperationCanceledException)
             {
+            }
+            finally
+            {
+                File.Delete(readyFile);
             }
 
             Console.WriteLine("stopping PostgreSQL");
