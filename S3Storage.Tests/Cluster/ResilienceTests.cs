@@ -60,8 +60,8 @@ public sealed class ResilienceTests(ResilienceClusterFixture fixture, ITestOutpu
     [Fact]
     public async Task An_upload_slower_than_the_session_timeout_completes_because_bytes_keep_it_alive()
     {
-        // About 6 s of upload against a 4 s session timeout and a cleanup every 0.5 s.
-        var content = new GeneratedContent(3 * 1024 * 1024, seed: 43, delayPerPiece: TimeSpan.FromMilliseconds(120));
+        // About 9.6 s of upload against a 6 s session timeout and a cleanup every 0.5 s.
+        var content = new GeneratedContent(3 * 1024 * 1024, seed: 43, delayPerPiece: TimeSpan.FromMilliseconds(200));
         var created = await UploadRawAsync(Http, "slow-but-alive.bin", content, Cancel);
 
         Assert.Equal(GeneratedContent.Sha256Of(3 * 1024 * 1024, 43), created.Sha256);
