@@ -36,9 +36,16 @@ public abstract class RunningClusterTests<TFixture>(TFixture fixture)
         // Healthy was awaited for each one by the fixture; the log lines show what it took.
         TestContext.Current.TestOutputHelper?.WriteLine(
             $"every resource healthy and six nodes live {fixture.TimeToHealthy.TotalSeconds:F0} s after the AppHost started");
+        // With the lines after each one: the console formatter puts the message and the
+        // exception on the lines below the "fail:" header.
         var errors = resources
-            .SelectMany(resource => fixture.StartupLogs.GetValueOrDefault(resource.Name, []).Where(line => AppHostFixture.IsError(resource, line))
-                .Select(line => $"{resource.Name}: {line.Content}"))
+            .SelectMany(resource =>
+            {
+                var lines = fixture.StartupLogs.GetValueOrDefault(resource.Name, []);
+                return lines.Select((line, index) => (line, index))
+                    .Where(entry => AppHostFixture.IsError(resource, entry.line))
+                    .Select(entry => $"{resource.Name}: " + string.Join("\n    ", lines.Skip(entry.index).Take(4).Select(line => line.Content)));
+            })
             .ToList();
         Assert.True(errors.Count == 0, "errors logged while starting:\n" + string.Join('\n', errors.Take(20)));
 

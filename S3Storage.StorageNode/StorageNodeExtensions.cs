@@ -55,9 +55,19 @@ public static class StorageNodeExtensions
 
         services.AddGrpc(grpc => grpc.Interceptors.Add<ChunkErrorInterceptor>());
         services.AddHealthChecks().AddCheck<ChunkStoreHealthCheck>(ChunkStoreHealthCheck.Name);
-        // grpc.health.v1 reports the same checks as /health, for probes that can only speak HTTP/2.
-        // Run them on each probe: the cached default lags the node's real state by up to 30 s.
-        services.AddGrpcHealthChecks(health => health.UseHealthChecksCache = false);
+        // grpc.health.v1 is what the orchestrator and ACA probe (they cannot speak HTTP/1.1 to
+        // the node). It reports the node's own disk only, run on each probe (the cached default
+        // lags by up to 30 s). Not the database: a node with an unreachable database still
+        // serves its chunks, and probes that fail on a shared dependency restart every node at
+        // once during a database outage. It also kept a probe that timed out under load from
+        // cancelling the database check, which EF reports as a failed connection and logs as an
+        // error. The database check stays on /health; the gateway sees a node that cannot reach
+        // the database as not live once its heartbeats stop.
+        services.AddGrpcHealthChecks(health =>
+        {
+            health.UseHealthChecksCache = false;
+            health.Services.Map(string.Empty, check => check.Name == ChunkStoreHealthCheck.Name);
+        });
 
         services.AddOpenTelemetry()
             .WithMetrics(metrics => metrics.AddMeter(NodeMetrics.MeterName))

@@ -116,19 +116,25 @@ public sealed partial class FileUploader(
         {
             while (await timer.WaitForNextTickAsync(cancellationToken))
             {
-                await using var scope = scopes.CreateAsyncScope();
-                var sessions = scope.ServiceProvider.GetRequiredService<MetadataDbContext>().UploadSessions;
-                var expiresAt = DateTimeOffset.UtcNow + timeout;
-                await sessions.Where(s => s.SessionId == sessionId && s.Status == SessionStatus.Active)
-                    .ExecuteUpdateAsync(s => s.SetProperty(x => x.ExpiresAt, expiresAt), cancellationToken);
+                try
+                {
+                    await using var scope = scopes.CreateAsyncScope();
+                    var sessions = scope.ServiceProvider.GetRequiredService<MetadataDbContext>().UploadSessions;
+                    var expiresAt = DateTimeOffset.UtcNow + timeout;
+                    await sessions.Where(s => s.SessionId == sessionId && s.Status == SessionStatus.Active)
+                        .ExecuteUpdateAsync(s => s.SetProperty(x => x.ExpiresAt, expiresAt), cancellationToken);
+                }
+                catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+                {
+                    // One missed extension is no loss: the session still has two thirds of its
+                    // time, and the next tick tries again. Giving up here would let a database
+                    // hiccup expire an upload that is still streaming.
+                    LogKeepAliveFailed(logger, e, sessionId);
+                }
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-        }
-        catch (Exception e) when (e is DbUpdateException or Npgsql.NpgsqlException or InvalidOperationException)
-        {
-            LogKeepAliveFailed(logger, sessionId, e.Message);
         }
     }
 
@@ -393,8 +399,8 @@ public sealed partial class FileUploader(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not keep upload session {SessionId} alive: {Reason}")]
-    private static partial void LogKeepAliveFailed(ILogger logger, Guid sessionId, string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not extend upload session {SessionId}; trying again at the next tick")]
+    private static partial void LogKeepAliveFailed(ILogger logger, Exception exception, Guid sessionId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Stored file {FileId} ({Filename}, {Size} bytes) in {Seconds:F2} s")]
     private static partial void LogUploaded(ILogger logger, Guid fileId, string filename, long size, double seconds);
