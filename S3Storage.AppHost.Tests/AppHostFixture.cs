@@ -97,6 +97,8 @@ public abstract partial class AppHostFixture : IAsyncLifetime
 
         var started = Stopwatch.StartNew();
         await _app.StartAsync(cancellationToken).WaitAsync(StartTimeout, cancellationToken);
+        var adminKey = model.Resources.OfType<ParameterResource>().Single(p => p.Name == "admin-key");
+        AdminKey = await adminKey.GetValueAsync(cancellationToken) ?? throw new InvalidOperationException("The admin-key parameter has no value.");
         foreach (var resource in model.Resources.Where(r => WatchedResources.Contains(r.Name)))
         {
             try
@@ -141,7 +143,16 @@ public abstract partial class AppHostFixture : IAsyncLifetime
     public string LogTail(string resourceName, int lines = 60) =>
         string.Join('\n', _logs.GetValueOrDefault(resourceName)?.TakeLast(lines).Select(line => line.Content) ?? []);
 
-    public HttpClient CreateGatewayClient() => App.CreateHttpClient("gateway");
+    /// <summary>The <c>admin-key</c> parameter the AppHost gave the gateway.</summary>
+    public string AdminKey { get; private set; } = "";
+
+    /// <summary>A client of the gateway resource that presents the admin key, as a user of the running cluster would.</summary>
+    public HttpClient CreateGatewayClient()
+    {
+        var http = App.CreateHttpClient("gateway");
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", AdminKey);
+        return http;
+    }
 
     public async Task WaitForLiveNodesAsync(int count, CancellationToken cancellationToken)
     {

@@ -23,10 +23,14 @@ var dataDirectory = Path.GetFullPath(builder.Configuration["DataDirectory"] is {
 
 builder.AddDeploymentEnvironment();
 var metadata = builder.AddMetadataDatabase(dataDirectory);
+var adminKey = builder.AddAdminKey();
+var clusterSecret = builder.AddClusterSecret();
 
 var gateway = builder.AddProject<Projects.S3Storage_Gateway>("gateway")
     .WithExternalHttpEndpoints()
     .WithHttpHealthCheck("/health")
+    .WithEnvironment("Access__AdminKey", adminKey)
+    .WithEnvironment("Cluster__Secret", clusterSecret)
     .WithReference(metadata)
     .WaitFor(metadata);
 
@@ -43,6 +47,7 @@ for (var i = 1; i <= nodeCount; i++)
         // An HTTP/1.1 probe fails against the HTTP/2-only endpoint: probe grpc.health.v1.
         .WithGrpcHealthCheck()
         .WithEnvironment("Node__Name", name)
+        .WithEnvironment("Cluster__Secret", clusterSecret)
         .WithReference(metadata)
         .WaitFor(metadata);
 

@@ -5,6 +5,7 @@ using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 using S3Storage.Contracts.Configuration;
 using S3Storage.Contracts.Metadata;
+using S3Storage.Gateway.Access;
 using S3Storage.Gateway.Apis;
 using S3Storage.Gateway.Cluster;
 using S3Storage.Gateway.Downloads;
@@ -40,7 +41,10 @@ public static class GatewayExtensions
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
         services.AddProblemDetails();
 
+        services.AddOptions<ClusterOptions>().Bind(builder.Configuration.GetSection(ClusterOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+
         builder.AddMetadataStore();
+        builder.AddAccessControl();
         services.AddSingleton<GatewayMetrics>();
         services.AddSingleton<ClusterView>();
         services.AddSingleton<NodeClients>();

@@ -1,4 +1,5 @@
 using S3Storage.Gateway;
+using S3Storage.Gateway.Access;
 using S3Storage.Gateway.Apis;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -10,8 +11,10 @@ var app = builder.Build();
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseAccessControl();
 app.MapDefaultEndpoints(GatewayHealth.WriteAsync);
 app.MapFilesApi();
 app.MapAdminApi();
+app.MapKeysApi();
 
 app.Run();

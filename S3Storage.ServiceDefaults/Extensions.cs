@@ -88,7 +88,7 @@ public static class Extensions
     }
 
     /// <summary>
-    /// <c>/health</c> (every check) and <c>/alive</c> (liveness only), in every environment:
+    /// <c>/health</c> (every check) and <c>/alive</c> (liveness only), open to anyone, in every environment:
     /// operators and the dev cluster probe them outside Development too. A service may give
     /// its own writer for the <c>/health</c> body.
     /// </summary>
@@ -100,8 +100,10 @@ public static class Extensions
             health.ResponseWriter = healthResponseWriter;
         }
 
-        app.MapHealthChecks(HealthEndpointPath, health);
-        app.MapHealthChecks(AlivenessEndpointPath, new HealthCheckOptions { Predicate = check => check.Tags.Contains(LiveTag) });
+        // Probes are never authenticated or rate limited: the orchestrator and ACA have no key,
+        // and a probe refused under load would restart a healthy service.
+        app.MapHealthChecks(HealthEndpointPath, health).AllowAnonymous().DisableRateLimiting();
+        app.MapHealthChecks(AlivenessEndpointPath, new HealthCheckOptions { Predicate = check => check.Tags.Contains(LiveTag) }).AllowAnonymous().DisableRateLimiting();
         return app;
     }
 }

@@ -26,6 +26,7 @@ public static class StorageNodeExtensions
         var services = builder.Services;
         services.AddOptions<NodeOptions>().Bind(builder.Configuration.GetSection(NodeOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<StorageOptions>().Bind(builder.Configuration.GetSection(StorageOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<ClusterOptions>().Bind(builder.Configuration.GetSection(ClusterOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
 
         // Chunk streams can outlast the default 30 s: shutdown waits for them (Node:ShutdownTimeout).
         var shutdownTimeout = builder.Configuration.GetSection(NodeOptions.SectionName).GetValue(nameof(NodeOptions.ShutdownTimeout), new NodeOptions().ShutdownTimeout);
@@ -53,7 +54,9 @@ public static class StorageNodeExtensions
         services.AddHostedService<NodeRegistrationService>();
         services.AddHostedService<ScrubService>();
 
-        services.AddGrpc(grpc => grpc.Interceptors.Add<ChunkErrorInterceptor>());
+        services.AddGrpc(grpc => grpc.Interceptors.Add<ChunkErrorInterceptor>())
+            // On the chunk service only: the health service answers probes without a credential.
+            .AddServiceOptions<StorageNodeService>(chunkService => chunkService.Interceptors.Add<ClusterCredentialInterceptor>());
         services.AddHealthChecks().AddCheck<ChunkStoreHealthCheck>(ChunkStoreHealthCheck.Name);
         // grpc.health.v1 is what the orchestrator and ACA probe (they cannot speak HTTP/1.1 to
         // the node). It reports the node's own disk only, run on each probe (the cached default

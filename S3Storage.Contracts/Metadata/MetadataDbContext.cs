@@ -1,10 +1,11 @@
+using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
 using S3Storage.Contracts.Metadata.Entities;
 
 namespace S3Storage.Contracts.Metadata;
 
 /// <summary>The metadata store. EF Core owns the schema; migrations are the only way it changes.</summary>
-public sealed class MetadataDbContext(DbContextOptions<MetadataDbContext> options) : DbContext(options)
+public sealed class MetadataDbContext(DbContextOptions<MetadataDbContext> options) : DbContext(options), IDataProtectionKeyContext
 {
     public DbSet<StoredFile> Files => Set<StoredFile>();
 
@@ -18,9 +19,18 @@ public sealed class MetadataDbContext(DbContextOptions<MetadataDbContext> option
 
     public DbSet<UploadSession> UploadSessions => Set<UploadSession>();
 
+    public DbSet<AccessKey> AccessKeys => Set<AccessKey>();
+
+    /// <summary>
+    /// The gateways' Data Protection key ring, shared through the database so that every
+    /// gateway can decrypt the access key secrets another one encrypted.
+    /// </summary>
+    public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.ApplyConfigurationsFromAssembly(typeof(MetadataDbContext).Assembly);
+        modelBuilder.Entity<DataProtectionKey>().ToTable("data_protection_keys");
         modelBuilder.HasDbFunction(typeof(DatabaseClock).GetMethod(nameof(DatabaseClock.Now))!).HasName("now").IsBuiltIn();
         SnakeCaseNames.Apply(modelBuilder);
     }

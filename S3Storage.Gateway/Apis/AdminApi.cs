@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using S3Storage.Contracts.Configuration;
 using S3Storage.Contracts.Metadata;
 using S3Storage.Contracts.Metadata.Entities;
+using S3Storage.Gateway.Access;
 using S3Storage.Gateway.Cluster;
 using S3Storage.Gateway.Maintenance;
 
@@ -28,14 +29,13 @@ public sealed record NodeList(IReadOnlyList<NodeDescription> Nodes, int Replicat
 public sealed record RepairStatus(long Backlog, RepairReport LastPass);
 
 /// <summary>
-/// The <c>/admin</c> resource, for operators: node states, draining, repair. It has no
-/// authentication of its own: expose the gateway's admin paths only on a trusted network.
+/// The <c>/admin</c> resource, for operators: node states, draining, repair. Admin keys only.
 /// </summary>
 public static class AdminApi
 {
     public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder app)
     {
-        var admin = app.MapGroup("/admin").WithTags("Admin");
+        var admin = app.MapGroup("/admin").WithTags("Admin").RequireAuthorization(AccessPolicies.Admin);
         admin.MapGet("/nodes", ListNodes).WithName("ListNodes").WithSummary("Every storage node: state, heartbeat age, space, chunks, ring share.");
         admin.MapPost("/nodes/{name}/drain", DrainNode).WithName("DrainNode").WithSummary("Moves a node's chunks to the nodes the ring names, then lets it go.");
         admin.MapGet("/repair", GetRepair).WithName("GetRepair").WithSummary("Repair backlog and the last pass.");

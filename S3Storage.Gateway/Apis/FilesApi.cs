@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using S3Storage.Contracts.Metadata.Entities;
+using S3Storage.Gateway.Access;
 using S3Storage.Gateway.Downloads;
 using S3Storage.Gateway.Files;
 using S3Storage.Gateway.Uploads;
@@ -14,9 +15,11 @@ public static class FilesApi
 
     public static IEndpointRouteBuilder MapFilesApi(this IEndpointRouteBuilder app)
     {
-        var files = app.MapGroup("/files").WithTags("Files");
+        var files = app.MapGroup("/files").WithTags("Files").RequireAuthorization(AccessPolicies.Read);
 
         files.MapPost("/", UploadFile)
+            .RequireAuthorization(AccessPolicies.Write)
+            .RequireRateLimiting(RequestLimits.Uploads)
             .WithName("UploadFile")
             .WithSummary("Stores a file sent as multipart/form-data (field 'file') or as a raw body with ?filename=.");
         files.MapMethods("/{id}", [HttpMethods.Get, HttpMethods.Head], DownloadFile)
@@ -29,6 +32,7 @@ public static class FilesApi
             .WithName("ListFiles")
             .WithSummary("Files, newest first: ?page=1&per_page=20&status=completed.");
         files.MapDelete("/{id}", DeleteFile)
+            .RequireAuthorization(AccessPolicies.Write)
             .WithName("DeleteFile")
             .WithSummary("Deletes a file and its chunks.");
         return app;

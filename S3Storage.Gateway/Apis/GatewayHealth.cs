@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
+using S3Storage.Contracts.Access;
 using S3Storage.Contracts.Configuration;
 using S3Storage.Contracts.Metadata;
 using S3Storage.Gateway.Cluster;
@@ -34,7 +35,7 @@ public sealed class StorageNodesHealthCheck(ClusterView cluster, IOptions<Storag
     }
 }
 
-/// <summary>The gateway's <c>/health</c> body: status, database, live storage servers, active uploads.</summary>
+/// <summary>The gateway's <c>/health</c> body: status, database, live storage servers, active uploads; the node list for admin keys.</summary>
 public static class GatewayHealth
 {
     private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = false };
@@ -55,7 +56,8 @@ public static class GatewayHealth
                 Live = storage.Data.GetValueOrDefault("live"),
                 Known = storage.Data.GetValueOrDefault("known"),
                 ReplicationFactor = storage.Data.GetValueOrDefault("replication_factor"),
-                Nodes = storage.Data.GetValueOrDefault("nodes"),
+                // Which nodes exist and where is for operators: admin keys only.
+                Nodes = context.User.IsInRole(AccessRoles.Admin) ? storage.Data.GetValueOrDefault("nodes") : null,
             },
             ActiveUploads = metrics.ActiveUploads,
             DurationMs = report.TotalDuration.TotalMilliseconds,

@@ -1,5 +1,9 @@
 using System.Collections.Concurrent;
+using Grpc.Core;
+using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
+using Microsoft.Extensions.Options;
+using S3Storage.Contracts.Configuration;
 using NodeClient = S3Storage.Contracts.Storage.StorageNode.StorageNodeClient;
 
 namespace S3Storage.Gateway.Cluster;
@@ -7,9 +11,10 @@ namespace S3Storage.Gateway.Cluster;
 /// <summary>
 /// One gRPC channel per node address, reused by every call. Built by hand rather than through
 /// HttpClientFactory so that no resilience handler (10 s timeouts, retries) wraps chunk
-/// streams that run for minutes and cannot be replayed.
+/// streams that run for minutes and cannot be replayed. Every call carries the cluster's
+/// secret, without which a node refuses it.
 /// </summary>
-public sealed class NodeClients : IDisposable
+public sealed class NodeClients(IOptions<ClusterOptions> cluster) : IDisposable
 {
     /// <summary>
     /// HTTP/2 receive window per stream: how much of a chunk a node may push before the gateway
@@ -19,16 +24,27 @@ public sealed class NodeClients : IDisposable
     /// </summary>
     public const int Http2WindowSize = 2 * 1024 * 1024;
 
-    private readonly ConcurrentDictionary<string, GrpcChannel> _channels = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (GrpcChannel Channel, CallInvoker Invoker)> _channels = new(StringComparer.Ordinal);
 
-    public NodeClient For(NodeInfo node) => new(_channels.GetOrAdd(node.Address, Create));
+    public NodeClient For(NodeInfo node) => new(_channels.GetOrAdd(node.Address, Open).Invoker);
 
     public void Dispose()
     {
-        foreach (var channel in _channels.Values)
+        foreach (var (channel, _) in _channels.Values)
         {
             channel.Dispose();
         }
+    }
+
+    private (GrpcChannel, CallInvoker) Open(string address)
+    {
+        var channel = Create(address);
+        var secret = cluster.Value.Secret;
+        return (channel, channel.Intercept(headers =>
+        {
+            headers.Add(ClusterOptions.HeaderName, secret);
+            return headers;
+        }));
     }
 
     private static GrpcChannel Create(string address) =>

@@ -27,7 +27,7 @@ public sealed class DiskFullTests(PostgresServerFixture postgres) : IAsyncLifeti
         _mounted = true;
         var connectionString = await postgres.CreateMigratedDatabaseAsync("full");
         _node = await StorageNodeProcess.StartAsync(
-            new StorageNodeSettings("storage-1", Path.Combine(_mountPoint, "data"), connectionString)
+            new StorageNodeSettings("storage-1", Path.Combine(_mountPoint, "data"), connectionString, S3Storage.Contracts.Configuration.ClusterOptions.Generate())
             {
                 LogFile = Path.Combine(Path.GetTempPath(), $"s3storage-full-{Guid.NewGuid():N}.log"),
             },

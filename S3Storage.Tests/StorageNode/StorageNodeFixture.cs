@@ -16,6 +16,9 @@ public class StorageNodeFixture(PostgresServerFixture postgres) : IAsyncLifetime
 
     public string DataDirectory => Path.Combine(Root, "storage-1");
 
+    /// <summary>What the node demands on every chunk call; the fixture's clients present it.</summary>
+    public string ClusterSecret { get; } = S3Storage.Contracts.Configuration.ClusterOptions.Generate();
+
     protected virtual TimeSpan ScrubInterval => TimeSpan.Zero;
 
     public virtual async ValueTask InitializeAsync()
@@ -27,7 +30,7 @@ public class StorageNodeFixture(PostgresServerFixture postgres) : IAsyncLifetime
 
     public Task<StorageNodeProcess> StartNodeAsync(string dataDirectory, string name = "storage-1") =>
         StorageNodeProcess.StartAsync(
-            new StorageNodeSettings(name, dataDirectory, ConnectionString)
+            new StorageNodeSettings(name, dataDirectory, ConnectionString, ClusterSecret)
             {
                 HeartbeatInterval = TimeSpan.FromMilliseconds(200),
                 ScrubInterval = ScrubInterval,

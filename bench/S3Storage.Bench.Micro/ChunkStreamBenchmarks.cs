@@ -52,7 +52,7 @@ public class ChunkStreamBenchmarks
         _nullNode.MapGrpcService<NullNode>();
         await _nullNode.StartAsync();
         var address = _nullNode.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        _clients = new NodeClients();
+        _clients = new NodeClients(Microsoft.Extensions.Options.Options.Create(new S3Storage.Contracts.Configuration.ClusterOptions { Secret = S3Storage.Contracts.Configuration.ClusterOptions.Generate() }));
         // Distinct identities on one address: each replica is its own stream, as to two nodes.
         _targets = [.. Enumerable.Range(1, 2).Select(i => new NodeInfo(Guid.NewGuid(), "null-" + i, address, ServerStatus.Active, Live: true, InRing: true))];
     }

@@ -69,7 +69,7 @@ await using (var nginx = await Nginx.StartAsync(work, cancellationToken))
         await using var cluster = await LocalCluster.StartAsync(
             new ClusterSettings(Path.Combine(work, $"cluster-r{replication}")) { GatewayPort = 0, ReplicationFactor = replication },
             cancellationToken);
-        using var store = new StoreTarget(cluster.Gateway.Address);
+        using var store = new StoreTarget(cluster.Gateway.Address, cluster.AdminKey);
         var label = $"R={replication}";
         Console.WriteLine($"{label}: gateway {cluster.Gateway.Address}, nginx {nginx.Address}");
 

@@ -53,8 +53,14 @@ public abstract class Target(string name, Uri address) : IDisposable
     }
 }
 
-public sealed class StoreTarget(Uri gateway) : Target("store", gateway)
+public sealed class StoreTarget : Target
 {
+    public StoreTarget(Uri gateway, string accessKey)
+        : base("store", gateway)
+    {
+        Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", accessKey);
+    }
+
     public override async Task<string> UploadAsync(HttpContent content, string name, CancellationToken cancellationToken)
     {
         using var response = await Http.PostAsync($"/files?filename={Uri.EscapeDataString(name)}", Octets(content), cancellationToken);

@@ -2,6 +2,8 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using Npgsql;
+using S3Storage.Contracts.Access;
+using S3Storage.Contracts.Configuration;
 using S3Storage.DevCluster.Postgres;
 using S3Storage.DevCluster.Processes;
 
@@ -27,6 +29,9 @@ public sealed record ClusterSettings(string DataDirectory)
 
     /// <summary>Extra settings for every node.</summary>
     public IReadOnlyDictionary<string, string?> NodeEnvironment { get; init; } = new Dictionary<string, string?>();
+
+    /// <summary>The secret the gateway presents to the nodes: new for every start, as nothing outside the cluster needs it.</summary>
+    public string ClusterSecret { get; init; } = ClusterOptions.Generate();
 }
 
 /// <summary>A problem starting the cluster that the user can fix; reported as one line.</summary>
@@ -42,11 +47,18 @@ public sealed class LocalCluster : IAsyncDisposable
 
     private readonly List<StorageNodeProcess> _nodes = [];
 
-    private LocalCluster(ClusterSettings settings, LocalPostgresServer postgres)
+    /// <summary>Where the dev cluster keeps its admin key between runs, beside the data it guards.</summary>
+    public const string AdminKeyFileName = "admin-key";
+
+    private LocalCluster(ClusterSettings settings, LocalPostgresServer postgres, string adminKey)
     {
         Settings = settings;
         Postgres = postgres;
+        AdminKey = adminKey;
     }
+
+    /// <summary>The gateway's first admin key (<c>Access__AdminKey</c>), as a bearer token.</summary>
+    public string AdminKey { get; }
 
     public ClusterSettings Settings { get; }
 
@@ -92,7 +104,7 @@ public sealed class LocalCluster : IAsyncDisposable
             throw new ClusterStartException(e.Message, e);
         }
 
-        var cluster = new LocalCluster(settings, postgres);
+        var cluster = new LocalCluster(settings, postgres, await AdminKeyAsync(settings.DataDirectory, cancellationToken));
         try
         {
             if (!await postgres.DatabaseExistsAsync(Database, cancellationToken))
@@ -103,7 +115,7 @@ public sealed class LocalCluster : IAsyncDisposable
             var nodes = await Task.WhenAll(Enumerable.Range(1, settings.Nodes).Select(i => cluster.LaunchNodeAsync($"storage-{i}", cancellationToken)));
             cluster._nodes.AddRange(nodes);
             await cluster.WaitForRegistrationsAsync(nodes, cancellationToken);
-            cluster._gatewaySettings = new GatewaySettings(cluster.MetadataConnectionString, gatewayPort, Path.Combine(cluster.LogDirectory, "gateway.log"))
+            cluster._gatewaySettings = new GatewaySettings(cluster.MetadataConnectionString, gatewayPort, Path.Combine(cluster.LogDirectory, "gateway.log"), settings.ClusterSecret, cluster.AdminKey)
             {
                 ReplicationFactor = settings.ReplicationFactor,
                 Extra = settings.GatewayEnvironment,
@@ -150,6 +162,32 @@ public sealed class LocalCluster : IAsyncDisposable
         return Gateway;
     }
 
+    /// <summary>
+    /// Starts a second gateway on the same database and nodes (a scaled-out deployment), on a
+    /// free port with its own log; the caller stops it.
+    /// </summary>
+    public Task<GatewayProcess> StartAnotherGatewayAsync(string name, IReadOnlyDictionary<string, string?>? extra, CancellationToken cancellationToken)
+    {
+        var settings = _gatewaySettings! with
+        {
+            Port = ServiceProcess.FreeLoopbackPort(),
+            LogFile = Path.Combine(LogDirectory, name + ".log"),
+            Extra = Merge(_gatewaySettings!.Extra, extra),
+        };
+        return GatewayProcess.StartAsync(settings, Nodes.Count, NodeEndpoints(), cancellationToken);
+    }
+
+    private static Dictionary<string, string?> Merge(IReadOnlyDictionary<string, string?> settings, IReadOnlyDictionary<string, string?>? overrides)
+    {
+        var merged = new Dictionary<string, string?>(settings);
+        foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
+        {
+            merged[key] = value;
+        }
+
+        return merged;
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (Gateway is not null)
@@ -163,7 +201,7 @@ public sealed class LocalCluster : IAsyncDisposable
 
     private Task<StorageNodeProcess> LaunchNodeAsync(string name, CancellationToken cancellationToken) =>
         StorageNodeProcess.StartAsync(
-            new StorageNodeSettings(name, Path.Combine(Settings.DataDirectory, name), MetadataConnectionString)
+            new StorageNodeSettings(name, Path.Combine(Settings.DataDirectory, name), MetadataConnectionString, Settings.ClusterSecret)
             {
                 HeartbeatInterval = Settings.HeartbeatInterval,
                 LogFile = Path.Combine(LogDirectory, name + ".log"),
@@ -210,6 +248,33 @@ public sealed class LocalCluster : IAsyncDisposable
 
             await Task.Delay(100, cancellationToken);
         }
+    }
+
+    /// <summary>
+    /// The admin key kept in the data directory (readable by its owner only), made on the first
+    /// run: the key a developer copied stays valid across restarts, as the files do.
+    /// </summary>
+    private static async Task<string> AdminKeyAsync(string dataDirectory, CancellationToken cancellationToken)
+    {
+        var path = Path.Combine(dataDirectory, AdminKeyFileName);
+        if (File.Exists(path) && AccessKeyToken.TryParse((await File.ReadAllTextAsync(path, cancellationToken)).Trim(), out var kept))
+        {
+            return kept.Value;
+        }
+
+        var token = AccessKeyToken.Generate().Value;
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        await using (var file = new FileStream(path, options))
+        {
+            await file.WriteAsync(System.Text.Encoding.ASCII.GetBytes(token + "\n"), cancellationToken);
+        }
+
+        return token;
     }
 
     private static void EnsurePortFree(int port)

@@ -6,7 +6,7 @@ using S3Storage.DevCluster.Postgres;
 // The dev cluster: PostgreSQL, the storage nodes and the gateway as local processes, wired
 // exactly as the AppHost wires them. Runs until Ctrl+C or SIGTERM, then stops what it started
 // and keeps the data directory for the next run. `postgres` runs only the database (PostgresCommand).
-const string Usage = "usage: dotnet run --project eng/DevCluster -- [--port 8080] [--data DIR] [--nodes 6] [--replication 2]";
+const string Usage = "usage: dotnet run --project eng/DevCluster -- [--port 8080] [--data DIR] [--nodes 6] [--replication 2] | new-key";
 
 using var stopping = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) =>
@@ -23,6 +23,13 @@ using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context 
 if (args is ["postgres", .. var postgresArgs])
 {
     return await PostgresCommand.RunAsync(postgresArgs, stopping.Token);
+}
+
+// A fresh access key token, e.g. the admin key a deployment asks for (Access__AdminKey).
+if (args is ["new-key"])
+{
+    Console.WriteLine(S3Storage.Contracts.Access.AccessKeyToken.Generate().Value);
+    return 0;
 }
 
 var settings = new ClusterSettings(Path.Combine(Directory.GetCurrentDirectory(), ".devcluster"));
@@ -92,6 +99,8 @@ await using (cluster)
 {
     Console.WriteLine($"gateway {cluster.Gateway.Address.ToString().TrimEnd('/')}");
     Console.WriteLine($"postgres {cluster.MetadataConnectionString}");
+    // The key to use the cluster with (README: export S3STORAGE_KEY=...); kept in <data>/admin-key.
+    Console.WriteLine($"admin-key {cluster.AdminKey}");
     foreach (var node in cluster.Nodes)
     {
         Console.WriteLine($"{node.Name} {node.Address.ToString().TrimEnd('/')} pid {node.Process.Id} data {node.DataDirectory}");

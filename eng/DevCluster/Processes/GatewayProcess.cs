@@ -4,34 +4,47 @@ using System.Text.Json;
 namespace S3Storage.DevCluster.Processes;
 
 /// <summary>How to start the gateway: the same configuration keys the AppHost injects.</summary>
-public sealed record GatewaySettings(string MetadataConnectionString, int Port, string LogFile)
+public sealed record GatewaySettings(string MetadataConnectionString, int Port, string LogFile, string ClusterSecret, string AdminKey)
 {
     public int ReplicationFactor { get; init; } = 2;
 
     public IReadOnlyDictionary<string, string?> Extra { get; init; } = new Dictionary<string, string?>();
 }
 
-/// <summary>The gateway as a process on loopback, and an HTTP client for it.</summary>
+/// <summary>The gateway as a process on loopback, and an HTTP client for it that presents the admin key.</summary>
 public sealed class GatewayProcess : IAsyncDisposable
 {
     public const string Project = "S3Storage.Gateway";
 
-    private GatewayProcess(ServiceProcess process, Uri address)
+    private GatewayProcess(ServiceProcess process, Uri address, string adminKey)
     {
         Process = process;
         Address = address;
-        Http = new HttpClient(new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromMinutes(2) })
-        {
-            BaseAddress = address,
-            Timeout = Timeout.InfiniteTimeSpan,
-        };
+        Http = CreateClient(adminKey);
     }
 
     public ServiceProcess Process { get; }
 
     public Uri Address { get; }
 
+    /// <summary>A client with the admin key.</summary>
     public HttpClient Http { get; }
+
+    /// <summary>A client of this gateway that presents <paramref name="token"/> (none when null).</summary>
+    public HttpClient CreateClient(string? token)
+    {
+        var http = new HttpClient(new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromMinutes(2) })
+        {
+            BaseAddress = Address,
+            Timeout = Timeout.InfiniteTimeSpan,
+        };
+        if (token is not null)
+        {
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        }
+
+        return http;
+    }
 
     public static async Task<GatewayProcess> StartAsync(GatewaySettings settings, int expectedLiveNodes, IReadOnlyDictionary<string, string?> nodeEndpoints, CancellationToken cancellationToken)
     {
@@ -41,6 +54,8 @@ public sealed class GatewayProcess : IAsyncDisposable
             ["ASPNETCORE_URLS"] = address.ToString(),
             ["ConnectionStrings__metadata"] = settings.MetadataConnectionString,
             ["Storage__ReplicationFactor"] = settings.ReplicationFactor.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Cluster__Secret"] = settings.ClusterSecret,
+            ["Access__AdminKey"] = settings.AdminKey,
         };
         // What Aspire's WithReference(node) injects; placement itself reads the ring from PostgreSQL.
         foreach (var (key, value) in nodeEndpoints)
@@ -53,7 +68,7 @@ public sealed class GatewayProcess : IAsyncDisposable
             environment[key] = value;
         }
 
-        var gateway = new GatewayProcess(ServiceProcess.Start("gateway", Project, environment, settings.LogFile), address);
+        var gateway = new GatewayProcess(ServiceProcess.Start(Path.GetFileNameWithoutExtension(settings.LogFile), Project, environment, settings.LogFile), address, settings.AdminKey);
         try
         {
             await gateway.WaitUntilReadyAsync(expectedLiveNodes, TimeSpan.FromSeconds(90), cancellationToken);

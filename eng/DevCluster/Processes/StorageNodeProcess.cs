@@ -1,11 +1,13 @@
 using Grpc.Core;
+using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
+using S3Storage.Contracts.Configuration;
 using S3Storage.Contracts.Storage;
 
 namespace S3Storage.DevCluster.Processes;
 
 /// <summary>How to start one storage node: the same configuration keys the AppHost injects.</summary>
-public sealed record StorageNodeSettings(string Name, string DataDirectory, string MetadataConnectionString)
+public sealed record StorageNodeSettings(string Name, string DataDirectory, string MetadataConnectionString, string ClusterSecret)
 {
     /// <summary>0 picks a free port.</summary>
     public int Port { get; init; }
@@ -34,7 +36,7 @@ public sealed class StorageNodeProcess : IAsyncDisposable
         Process = process;
         Address = address;
         Channel = CreateChannel(address);
-        Client = new StorageNode.StorageNodeClient(Channel);
+        Client = new StorageNode.StorageNodeClient(WithClusterSecret(Channel, settings.ClusterSecret));
     }
 
     public StorageNodeSettings Settings { get; }
@@ -45,6 +47,7 @@ public sealed class StorageNodeProcess : IAsyncDisposable
 
     public GrpcChannel Channel { get; }
 
+    /// <summary>A client that presents the cluster secret, as the gateway does.</summary>
     public StorageNode.StorageNodeClient Client { get; }
 
     public string Name => Settings.Name;
@@ -66,6 +69,7 @@ public sealed class StorageNodeProcess : IAsyncDisposable
             ["Node__HeartbeatInterval"] = settings.HeartbeatInterval.ToString("c"),
             ["Node__ScrubInterval"] = settings.ScrubInterval.ToString("c"),
             ["Storage__VirtualNodes"] = settings.VirtualNodes.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Cluster__Secret"] = settings.ClusterSecret,
         };
         foreach (var (key, value) in settings.Extra)
         {
@@ -85,6 +89,14 @@ public sealed class StorageNodeProcess : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>Calls on <paramref name="channel"/> that carry the cluster secret.</summary>
+    public static CallInvoker WithClusterSecret(GrpcChannel channel, string clusterSecret) =>
+        channel.Intercept(headers =>
+        {
+            headers.Add(ClusterOptions.HeaderName, clusterSecret);
+            return headers;
+        });
 
     public static GrpcChannel CreateChannel(Uri address) =>
         GrpcChannel.ForAddress(address, new GrpcChannelOptions

@@ -1,0 +1,56 @@
+using System.Text;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+using S3Storage.Contracts.Metadata;
+
+namespace S3Storage.Gateway.Access;
+
+public static class AccessExtensions
+{
+    /// <summary>Shared by every gateway, so each reads the secrets another encrypted.</summary>
+    public const string DataProtectionApplicationName = "S3Storage";
+
+    /// <summary>Access keys, roles and request limits. Call after <c>AddMetadataStore</c>: the key ring needs the migrated schema.</summary>
+    public static IHostApplicationBuilder AddAccessControl(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<AccessOptions>().Bind(builder.Configuration.GetSection(AccessOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<IValidateOptions<AccessOptions>, AccessOptionsValidator>();
+        services.AddOptions<RateLimitOptions>().Bind(builder.Configuration.GetSection(RateLimitOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
+
+        services.AddDataProtection()
+            .SetApplicationName(DataProtectionApplicationName)
+            .PersistKeysToDbContext<MetadataDbContext>();
+        services.AddHostedService<KeyRingInitializer>();
+
+        services.AddMemoryCache();
+        services.AddScoped<AccessKeyStore>();
+        services.AddSingleton<AccessKeyCache>();
+        services.AddAuthentication(AccessKeyAuthenticationHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, AccessKeyAuthenticationHandler>(AccessKeyAuthenticationHandler.SchemeName, null);
+        services.AddAuthorization(AccessPolicies.Add);
+        services.AddRateLimiter(RequestLimits.Configure);
+
+        services.Configure<KestrelServerOptions>(kestrel =>
+        {
+            // Kestrel refuses a non-ASCII header value with a bare 400 before any handler runs.
+            // For Authorization, read it as Latin-1 (which cannot fail) so a garbled key gets
+            // the same 401 and problem details as any other wrong key.
+            kestrel.RequestHeaderEncodingSelector = name =>
+                string.Equals(name, HeaderNames.Authorization, StringComparison.OrdinalIgnoreCase) ? Encoding.Latin1 : null;
+        });
+        return builder;
+    }
+
+    /// <summary>Authentication, then limits (so they can be per key, and failed attempts count per address), then authorization.</summary>
+    public static WebApplication UseAccessControl(this WebApplication app)
+    {
+        app.UseAuthentication();
+        app.UseRateLimiter();
+        app.UseAuthorization();
+        return app;
+    }
+}
