@@ -28,6 +28,7 @@ public sealed class AppHostModelTests
             Assert.Equal($"{{{node.Name}.bindings.http.url}}", environment["Node__AdvertisedAddress"]);
             Assert.Equal("{metadata.connectionString}", environment["ConnectionStrings__metadata"]);
             Assert.True(environment.ContainsKey("Node__DataDir"));
+            Assert.Equal("{cluster-secret.value}", environment["Cluster__Secret"]);
 
             // Its own port (not the launch profile's, shared by all six), spoken as HTTP/2.
             var endpoint = Assert.Single(node.Annotations.OfType<EndpointAnnotation>(), e => e.Name == "http");
@@ -40,6 +41,12 @@ public sealed class AppHostModelTests
         var gateway = Assert.Single(model.Resources.OfType<ProjectResource>(), r => r.Name == "gateway");
         var gatewayEnvironment = await EnvironmentOfAsync(gateway, publish, cancellationToken);
         Assert.Equal("{metadata.connectionString}", gatewayEnvironment["ConnectionStrings__metadata"]);
+        Assert.Equal("{cluster-secret.value}", gatewayEnvironment["Cluster__Secret"]);
+        Assert.Equal("{admin-key.value}", gatewayEnvironment["Access__AdminKey"]);
+        // Both are secret parameters: masked in the dashboard, kept out of a published manifest's values.
+        Assert.All(
+            new[] { "admin-key", "cluster-secret" },
+            name => Assert.True(Assert.IsType<ParameterResource>(Assert.Single(model.Resources, r => r.Name == name)).Secret));
         foreach (var node in NodeNames)
         {
             Assert.Equal($"{{{node}.bindings.http.url}}", gatewayEnvironment[$"services__{node}__http__0"]);

@@ -66,6 +66,27 @@ public abstract class RunningClusterTests<TFixture>(TFixture fixture)
     }
 
     [Fact]
+    public async Task The_gateway_resource_wants_the_admin_key_parameter_and_no_other()
+    {
+        SkipWhenTheSetupCannotRun();
+        using var anonymous = fixture.App.CreateHttpClient("gateway");
+        using (var refused = await anonymous.GetAsync("/files", Cancel))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        }
+
+        anonymous.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "s3s_S3SKAAAAAAAAAAAAAAAA_" + new string('a', 40));
+        using (var wrong = await anonymous.GetAsync("/files", Cancel))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+        }
+
+        using var admin = fixture.CreateGatewayClient();
+        using var keys = await admin.GetAsync("/admin/keys", Cancel);
+        Assert.Equal(HttpStatusCode.OK, keys.StatusCode);
+    }
+
+    [Fact]
     public async Task A_node_stopped_with_its_resource_command_loses_no_file_and_comes_back_healthy()
     {
         SkipWhenTheSetupCannotRun();

@@ -3,7 +3,6 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Migrations;
 using Microsoft.Extensions.Logging;
-using Npgsql;
 
 namespace S3Storage.Contracts.Metadata;
 
@@ -17,57 +16,31 @@ public static partial class MetadataMigrator
     /// <summary>Advisory lock key: the ASCII bytes of "S3SMIGRT". Any other user of the database must not take it.</summary>
     public const long AdvisoryLockKey = 0x5333534D49475254;
 
-    public static async Task MigrateAsync(MetadataDbContext db, ILogger logger, CancellationToken cancellationToken)
+    public static Task MigrateAsync(MetadataDbContext db, ILogger logger, CancellationToken cancellationToken)
     {
-        // The lock is taken on the context's own session, which the migration then uses: no
-        // second connection, and no connection string read back from the context (one built
-        // on a data source has dropped its password by then). If this process dies
-        // mid-migration, PostgreSQL ends the session, which releases the lock and rolls the
-        // migration's transaction back.
-        await db.Database.OpenConnectionAsync(cancellationToken);
-        try
+        // If this process dies mid-migration, PostgreSQL ends the session, which releases the
+        // lock and rolls the migration's transaction back.
+        var waited = Stopwatch.StartNew();
+        return AdvisoryLock.RunAsync(db, AdvisoryLockKey, async () =>
         {
-            var session = (NpgsqlConnection)db.Database.GetDbConnection();
-            var waited = Stopwatch.StartNew();
-            await using (var acquire = new NpgsqlCommand("SELECT pg_advisory_lock(@key)", session))
+            // EF finds out whether its history table exists by querying it, which on an empty
+            // database leaves "relation __EFMigrationsHistory does not exist" errors in the
+            // server log (twice: once for the pending list, once inside MigrateAsync).
+            // Created first, it always exists.
+            var history = db.GetService<IHistoryRepository>();
+            await db.Database.ExecuteSqlRawAsync(history.GetCreateIfNotExistsScript(), cancellationToken);
+            var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
+            if (pending.Count == 0)
             {
-                acquire.Parameters.AddWithValue("key", AdvisoryLockKey);
-                // Waiting on another process's migration can take longer than a command timeout.
-                acquire.CommandTimeout = 0;
-                await acquire.ExecuteNonQueryAsync(cancellationToken);
+                LogUpToDate(logger, waited.ElapsedMilliseconds);
+                return;
             }
 
-            try
-            {
-                // EF finds out whether its history table exists by querying it, which on an empty
-                // database leaves "relation __EFMigrationsHistory does not exist" errors in the
-                // server log (twice: once for the pending list, once inside MigrateAsync).
-                // Created first, it always exists.
-                var history = db.GetService<IHistoryRepository>();
-                await db.Database.ExecuteSqlRawAsync(history.GetCreateIfNotExistsScript(), cancellationToken);
-                var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
-                if (pending.Count == 0)
-                {
-                    LogUpToDate(logger, waited.ElapsedMilliseconds);
-                    return;
-                }
-
-                LogApplying(logger, pending.Count, string.Join(", ", pending));
-                var applying = Stopwatch.StartNew();
-                await db.Database.MigrateAsync(cancellationToken);
-                LogApplied(logger, pending.Count, applying.ElapsedMilliseconds);
-            }
-            finally
-            {
-                await using var release = new NpgsqlCommand("SELECT pg_advisory_unlock(@key)", session);
-                release.Parameters.AddWithValue("key", AdvisoryLockKey);
-                await release.ExecuteNonQueryAsync(CancellationToken.None);
-            }
-        }
-        finally
-        {
-            await db.Database.CloseConnectionAsync();
-        }
+            LogApplying(logger, pending.Count, string.Join(", ", pending));
+            var applying = Stopwatch.StartNew();
+            await db.Database.MigrateAsync(cancellationToken);
+            LogApplied(logger, pending.Count, applying.ElapsedMilliseconds);
+        }, cancellationToken);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Metadata schema is up to date (waited {WaitedMs} ms for the migration lock)")]

@@ -1,15 +1,14 @@
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.EntityFrameworkCore;
-using Npgsql;
 using S3Storage.Contracts.Metadata;
 
 namespace S3Storage.Gateway.Access;
 
 /// <summary>
 /// Makes sure the shared Data Protection key ring has its key before the gateway serves. Two
-/// gateways starting on an empty ring would each create a key, and each could not read what
-/// the other encrypted until its ring reloads (a day later); under an advisory lock the second
-/// finds the first one's key. Later keys are created days before they are used, so every
+/// gateways starting on an empty ring would each create a key, and either might fail to read
+/// what the other encrypted until its ring reloads (the cache lasts up to a day); under an
+/// advisory lock the second finds the first one's key. Later keys are created days before they are used, so every
 /// gateway has loaded them by then.
 /// </summary>
 internal sealed partial class KeyRingInitializer(IServiceScopeFactory scopes, IDataProtectionProvider dataProtection, ILogger<KeyRingInitializer> logger) : IHostedService
@@ -21,35 +20,13 @@ internal sealed partial class KeyRingInitializer(IServiceScopeFactory scopes, ID
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<MetadataDbContext>();
-        await db.Database.OpenConnectionAsync(cancellationToken);
-        try
+        await AdvisoryLock.RunAsync(db, AdvisoryLockKey, async () =>
         {
-            var session = (NpgsqlConnection)db.Database.GetDbConnection();
-            await using (var acquire = new NpgsqlCommand("SELECT pg_advisory_lock(@key)", session))
-            {
-                acquire.Parameters.AddWithValue("key", AdvisoryLockKey);
-                acquire.CommandTimeout = 0;
-                await acquire.ExecuteNonQueryAsync(cancellationToken);
-            }
-
-            try
-            {
-                // The first protect loads the ring, and creates and stores a key if it has none.
-                var protector = dataProtection.CreateProtector(AccessKeyStore.Purpose);
-                _ = protector.Unprotect(protector.Protect("key ring check"));
-                LogReady(logger, await db.DataProtectionKeys.CountAsync(cancellationToken));
-            }
-            finally
-            {
-                await using var release = new NpgsqlCommand("SELECT pg_advisory_unlock(@key)", session);
-                release.Parameters.AddWithValue("key", AdvisoryLockKey);
-                await release.ExecuteNonQueryAsync(CancellationToken.None);
-            }
-        }
-        finally
-        {
-            await db.Database.CloseConnectionAsync();
-        }
+            // The first protect loads the ring, and creates and stores a key if it has none.
+            var protector = dataProtection.CreateProtector(AccessKeyStore.Purpose);
+            _ = protector.Unprotect(protector.Protect("key ring check"));
+            LogReady(logger, await db.DataProtectionKeys.CountAsync(cancellationToken));
+        }, cancellationToken);
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

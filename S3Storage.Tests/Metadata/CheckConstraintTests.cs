@@ -9,6 +9,9 @@ public sealed class CheckConstraintTests(MetadataDatabase database) : IClassFixt
 {
     private static CancellationToken Cancel => TestContext.Current.CancellationToken;
 
+    /// <summary>A row per test, as the other tables get.</summary>
+    private readonly string _accessKeyId = S3Storage.Contracts.Access.AccessKeyToken.Generate().AccessKeyId;
+
     private StoredFile _file = null!;
     private StorageServer _server = null!;
 
@@ -22,6 +25,7 @@ public sealed class CheckConstraintTests(MetadataDatabase database) : IClassFixt
         _file.Chunks[0].Replicas.Add(new ChunkReplica { ChunkId = _file.Chunks[0].ChunkId, ServerId = _server.ServerId });
         db.UploadSessions.Add(TestRows.Session(_file.FileId, DateTimeOffset.UtcNow, TimeSpan.FromHours(1)));
         db.HashRingNodes.Add(new HashRingNode { ServerId = _server.ServerId, VirtualNodeIndex = 0, HashValue = 12345 });
+        db.AccessKeys.Add(new AccessKey { AccessKeyId = _accessKeyId, Name = "checks", Role = AccessRole.ReadOnly, ProtectedSecret = "ciphertext", CreatedAt = DateTimeOffset.UtcNow });
         await db.SaveChangesAsync(Cancel);
     }
 
@@ -62,6 +66,10 @@ public sealed class CheckConstraintTests(MetadataDatabase database) : IClassFixt
         { "ck_upload_sessions_expires_at", "upload_sessions", "expires_at = started_at - interval '1 second'" },
         { "ck_upload_sessions_last_activity", "upload_sessions", "last_activity = started_at - interval '1 second'" },
         { "ck_upload_sessions_bytes_received", "upload_sessions", "bytes_received = -1" },
+        { "ck_access_keys_role", "access_keys", "role = 'owner'" },
+        { "ck_access_keys_access_key_id", "access_keys", "access_key_id = 'AKIAIOSFODNN7EXAMPLE'" },
+        { "ck_access_keys_access_key_id", "access_keys", "access_key_id = 'S3SKlowercaseletters'" },
+        { "ck_access_keys_expires_at", "access_keys", "expires_at = created_at" },
     };
 
     [Theory]
@@ -73,6 +81,7 @@ public sealed class CheckConstraintTests(MetadataDatabase database) : IClassFixt
         var filter = table switch
         {
             "files" or "chunks" or "upload_sessions" => $"file_id = '{_file.FileId}'",
+            "access_keys" => $"access_key_id = '{_accessKeyId}'",
             _ => $"server_id = '{_server.ServerId}'",
         };
         await using var command = new NpgsqlCommand($"UPDATE {table} SET {set} WHERE {filter}", connection);

@@ -30,7 +30,7 @@ public sealed class MigrationTests(PostgresServerFixture postgres, ITestOutputHe
         await connection.OpenAsync(Cancel);
 
         Assert.Equal(
-            ["__EFMigrationsHistory", "chunk_replicas", "chunks", "files", "hash_ring_nodes", "storage_servers", "upload_sessions"],
+            ["__EFMigrationsHistory", "access_keys", "chunk_replicas", "chunks", "data_protection_keys", "files", "hash_ring_nodes", "storage_servers", "upload_sessions"],
             await Strings(connection, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name"));
 
         Assert.Equal(
@@ -38,8 +38,8 @@ public sealed class MigrationTests(PostgresServerFixture postgres, ITestOutputHe
                 "ix_chunk_replicas_server_id_status", "ix_chunks_file_id_chunk_number", "ix_files_created_at",
                 "ix_files_upload_status_created_at", "ix_hash_ring_nodes_hash_value", "ix_storage_servers_grpc_address",
                 "ix_storage_servers_name", "ix_storage_servers_status_last_heartbeat", "ix_upload_sessions_file_id",
-                "ix_upload_sessions_status_expires_at", "pk_chunk_replicas", "pk_chunks", "pk_files", "pk_hash_ring_nodes",
-                "pk_storage_servers", "pk_upload_sessions",
+                "ix_upload_sessions_status_expires_at", "pk_access_keys", "pk_chunk_replicas", "pk_chunks", "pk_data_protection_keys",
+                "pk_files", "pk_hash_ring_nodes", "pk_storage_servers", "pk_upload_sessions",
             ],
             await Strings(connection, "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' AND tablename <> '__EFMigrationsHistory' ORDER BY indexname"));
 
@@ -60,7 +60,7 @@ public sealed class MigrationTests(PostgresServerFixture postgres, ITestOutputHe
 
         var checks = await Strings(connection, "SELECT conname FROM pg_constraint WHERE contype = 'c' AND connamespace = 'public'::regnamespace ORDER BY 1");
         output.WriteLine($"{checks.Count} check constraints: {string.Join(", ", checks)}");
-        Assert.Equal(26, checks.Count);
+        Assert.Equal(29, checks.Count);
 
         Assert.Equal(["trg_files_updated_at"], await Strings(connection, "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1"));
         Assert.Equal(
@@ -89,7 +89,7 @@ public sealed class MigrationTests(PostgresServerFixture postgres, ITestOutputHe
         Assert.Equal(check.Database.GetMigrations(), await check.Database.GetAppliedMigrationsAsync(Cancel));
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync(Cancel);
-        Assert.Equal(["1"], await Strings(connection, "SELECT count(*)::text FROM \"__EFMigrationsHistory\""));
+        Assert.Equal([check.Database.GetMigrations().Count().ToString(System.Globalization.CultureInfo.InvariantCulture)], await Strings(connection, "SELECT count(*)::text FROM \"__EFMigrationsHistory\""));
     }
 
     private static async Task<List<string>> Strings(NpgsqlConnection connection, string sql)
