@@ -36,7 +36,7 @@ public sealed partial class ReplicaStatusRecorder(IServiceScopeFactory scopes, I
         }
         catch (Exception e) when (e is DbUpdateException or Npgsql.NpgsqlException or InvalidOperationException)
         {
-            LogFailed(logger, chunkId, node.Name, e.Message);
+            LogFailed(logger, e, chunkId, node.Name, e.Message);
         }
     }
 
@@ -44,5 +44,5 @@ public sealed partial class ReplicaStatusRecorder(IServiceScopeFactory scopes, I
     private static partial void LogRecorded(ILogger logger, Guid chunkId, string node, ReplicaStatus status);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not record the state of chunk {ChunkId} on {Node}: {Reason}")]
-    private static partial void LogFailed(ILogger logger, Guid chunkId, string node, string reason);
+    private static partial void LogFailed(ILogger logger, Exception exception, Guid chunkId, string node, string reason);
 }

@@ -29,7 +29,7 @@ public sealed partial class RingRefreshService(
         catch (Exception e) when (e is not OperationCanceledException)
         {
             // The gateway still starts: /health reports the missing nodes, uploads answer 503.
-            LogRefreshFailed(logger, e.Message);
+            LogRefreshFailed(logger, e, e.Message);
         }
 
         await base.StartAsync(cancellationToken);
@@ -46,7 +46,7 @@ public sealed partial class RingRefreshService(
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                LogRefreshFailed(logger, e.Message);
+                LogRefreshFailed(logger, e, e.Message);
             }
 
             // Failed calls may ask for many refreshes at once; one per gap is enough.
@@ -79,5 +79,5 @@ public sealed partial class RingRefreshService(
     private static partial void LogRingChanged(ILogger logger, int liveNodes, int points, string nodes);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not reload the ring: {Reason}")]
-    private static partial void LogRefreshFailed(ILogger logger, string reason);
+    private static partial void LogRefreshFailed(ILogger logger, Exception exception, string reason);
 }

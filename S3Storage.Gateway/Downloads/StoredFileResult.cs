@@ -95,7 +95,7 @@ public sealed partial class StoredFileResult(StoredFile file, IReadOnlyList<Chun
             // Headers are gone already: cut the connection so the client sees a failed
             // transfer, never a short or wrong file that looks complete.
             metrics.Error("download", "replicas_exhausted");
-            LogAborted(logger, file.FileId, e.Message);
+            LogAborted(logger, e, file.FileId, e.Message);
             context.Abort();
         }
         catch (Exception e) when (context.RequestAborted.IsCancellationRequested || e is ChunkStreamer.ClientWriteException)
@@ -133,5 +133,5 @@ public sealed partial class StoredFileResult(StoredFile file, IReadOnlyList<Chun
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Download of {FileId} aborted mid-stream: {Reason}")]
-    private static partial void LogAborted(ILogger logger, Guid fileId, string reason);
+    private static partial void LogAborted(ILogger logger, Exception exception, Guid fileId, string reason);
 }

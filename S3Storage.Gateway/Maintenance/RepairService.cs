@@ -130,7 +130,7 @@ public sealed partial class RepairService(
         catch (Exception e) when (e is not OperationCanceledException)
         {
             pass.Error = e.Message;
-            LogPassFailed(logger, e.Message);
+            LogPassFailed(logger, e, e.Message);
         }
         finally
         {
@@ -373,7 +373,7 @@ public sealed partial class RepairService(
         {
             await db.ChunkReplicas.Where(r => r.ChunkId == chunk.ChunkId && r.ServerId == target.ServerId)
                 .ExecuteUpdateAsync(r => r.SetProperty(x => x.Status, ReplicaStatus.Missing), cancellationToken);
-            LogCopyFailed(logger, chunk.ChunkId, source.Name, target.Name, e.Message);
+            LogCopyFailed(logger, e, chunk.ChunkId, source.Name, target.Name, e.Message);
             return false;
         }
 
@@ -476,7 +476,7 @@ public sealed partial class RepairService(
     private static partial void LogPass(ILogger logger, int @checked, int underReplicated, int repaired, int unrecoverable, int rebalanced, long bytes, int missing, int orphans);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Repair pass failed: {Reason}")]
-    private static partial void LogPassFailed(ILogger logger, string reason);
+    private static partial void LogPassFailed(ILogger logger, Exception exception, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not list the chunks of {Node}: {Reason}")]
     private static partial void LogNodeUnreachable(ILogger logger, string node, string reason);
@@ -494,7 +494,7 @@ public sealed partial class RepairService(
     private static partial void LogCopied(ILogger logger, Guid chunkId, int chunkNumber, string source, string target, long bytes);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Copying chunk {ChunkId} from {Source} to {Target} failed: {Reason}")]
-    private static partial void LogCopyFailed(ILogger logger, Guid chunkId, string source, string target, string reason);
+    private static partial void LogCopyFailed(ILogger logger, Exception exception, Guid chunkId, string source, string target, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Draining {Node}: {Remaining} of its {Held} chunks still need copies elsewhere")]
     private static partial void LogDrainWaiting(ILogger logger, string node, int remaining, int held);

@@ -38,7 +38,7 @@ public sealed partial class SessionCleanupService(
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                LogCleanupFailed(logger, e.Message);
+                LogCleanupFailed(logger, e, e.Message);
             }
         }
     }
@@ -73,5 +73,5 @@ public sealed partial class SessionCleanupService(
     private static partial void LogExpired(ILogger logger, Guid sessionId, Guid fileId, int removed);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Session cleanup failed: {Reason}")]
-    private static partial void LogCleanupFailed(ILogger logger, string reason);
+    private static partial void LogCleanupFailed(ILogger logger, Exception exception, string reason);
 }

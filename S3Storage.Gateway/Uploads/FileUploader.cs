@@ -91,7 +91,7 @@ public sealed partial class FileUploader(
             var clientGone = cancellationToken.IsCancellationRequested;
             metrics.Operation("upload", clientGone ? "cancelled" : "failed", Stopwatch.GetElapsedTime(started));
             metrics.Error("upload", clientGone ? "client_disconnected" : e.GetType().Name);
-            LogUploadFailed(logger, upload.File.FileId, clientGone ? "the client went away" : e.Message);
+            LogUploadFailed(logger, e, upload.File.FileId, clientGone ? "the client went away" : e.Message);
             await AbandonAsync(upload, sent, clientGone);
             throw;
         }
@@ -243,7 +243,7 @@ public sealed partial class FileUploader(
             }
             catch (Exception e) when (e is Grpc.Core.RpcException or IOException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
             {
-                LogCopyFailed(logger, chunk.ChunkNumber, target.Name, attempt, e.Message);
+                LogCopyFailed(logger, e, chunk.ChunkNumber, target.Name, attempt, e.Message);
                 await Task.Delay(delay, cancellationToken);
                 delay *= 2;
             }
@@ -346,7 +346,7 @@ public sealed partial class FileUploader(
         catch (Exception e) when (e is DbUpdateException or InvalidOperationException or Npgsql.NpgsqlException)
         {
             // The session stays active and expires: the cleanup job removes the upload then.
-            LogAbandonFailed(logger, upload.File.FileId, e.Message);
+            LogAbandonFailed(logger, e, upload.File.FileId, e.Message);
         }
     }
 
@@ -406,14 +406,14 @@ public sealed partial class FileUploader(
     private static partial void LogUploaded(ILogger logger, Guid fileId, string filename, long size, double seconds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Upload of {FileId} failed: {Reason}")]
-    private static partial void LogUploadFailed(ILogger logger, Guid fileId, string reason);
+    private static partial void LogUploadFailed(ILogger logger, Exception exception, Guid fileId, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Copied chunk {ChunkNumber} from {Source} to {Target} to reach full replication")]
     private static partial void LogCopied(ILogger logger, int chunkNumber, string source, string target);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Copying chunk {ChunkNumber} to {Target} failed (attempt {Attempt}): {Reason}")]
-    private static partial void LogCopyFailed(ILogger logger, int chunkNumber, string target, int attempt, string reason);
+    private static partial void LogCopyFailed(ILogger logger, Exception exception, int chunkNumber, string target, int attempt, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Could not mark upload {FileId} failed: {Reason}; its session will expire and be cleaned")]
-    private static partial void LogAbandonFailed(ILogger logger, Guid fileId, string reason);
+    private static partial void LogAbandonFailed(ILogger logger, Exception exception, Guid fileId, string reason);
 }

@@ -58,7 +58,7 @@ public sealed partial class NodeRegistrationService(
             }
             catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
             {
-                LogMetadataUnavailable(logger, e.Message, retryDelay.TotalMilliseconds);
+                LogMetadataUnavailable(logger, e, e.Message, retryDelay.TotalMilliseconds);
                 await Task.Delay(retryDelay, stoppingToken);
                 retryDelay = TimeSpan.FromTicks(Math.Min(retryDelay.Ticks * 2, interval.Ticks));
                 continue;
@@ -101,7 +101,7 @@ public sealed partial class NodeRegistrationService(
         catch (Exception e)
         {
             // The gateway also treats a silent node as down after three heartbeat intervals.
-            LogMarkInactiveFailed(logger, e.Message);
+            LogMarkInactiveFailed(logger, e, e.Message);
         }
     }
 
@@ -150,7 +150,7 @@ public sealed partial class NodeRegistrationService(
     private static partial void LogRegistered(ILogger logger, string nodeName, Guid serverId, string advertisedAddress, int virtualNodes);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Metadata store unavailable ({Reason}); retrying in {DelayMs} ms")]
-    private static partial void LogMetadataUnavailable(ILogger logger, string reason, double delayMs);
+    private static partial void LogMetadataUnavailable(ILogger logger, Exception exception, string reason, double delayMs);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Shutdown: {Count} chunk streams in flight finished")]
     private static partial void LogStreamsFinished(ILogger logger, int count);
@@ -162,5 +162,5 @@ public sealed partial class NodeRegistrationService(
     private static partial void LogMarkedInactive(ILogger logger, string nodeName, Guid serverId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not mark the node inactive: {Reason}")]
-    private static partial void LogMarkInactiveFailed(ILogger logger, string reason);
+    private static partial void LogMarkInactiveFailed(ILogger logger, Exception exception, string reason);
 }
