@@ -16,5 +16,6 @@ app.MapDefaultEndpoints(GatewayHealth.WriteAsync);
 app.MapFilesApi();
 app.MapAdminApi();
 app.MapKeysApi();
+app.MapApiDocument();
 
 app.Run();
