@@ -1,3 +1,4 @@
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -8,6 +9,15 @@ namespace S3Storage.Contracts.Metadata;
 
 public static class MetadataStoreExtensions
 {
+    /// <summary>
+    /// Transient database failures are retried this often, at most <see cref="MaxRetryDelay"/>
+    /// apart: a blip (a failover, a restart) is ridden out, and a database that stays down is
+    /// reported within seconds (the gateway answers 503) instead of after minutes of retries.
+    /// </summary>
+    public const int MaxRetries = 4;
+
+    public static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(2);
+
     /// <summary>The health check the Aspire integration registers for the metadata database.</summary>
     public const string HealthCheckName = nameof(MetadataDbContext);
 
@@ -29,7 +39,13 @@ public static class MetadataStoreExtensions
 
         builder.AddNpgsqlDbContext<MetadataDbContext>(
             MetadataStoreOptions.ConnectionStringName,
-            settings => settings.ConnectionString = WithStatementPreparation(settings.ConnectionString));
+            settings =>
+            {
+                settings.ConnectionString = WithStatementPreparation(settings.ConnectionString);
+                // Retries are configured below instead of Aspire's default (6, up to 30 s apart).
+                settings.DisableRetry = true;
+            },
+            options => options.UseNpgsql(npgsql => npgsql.EnableRetryOnFailure(MaxRetries, MaxRetryDelay, errorCodesToAdd: null)));
 
         if (applyMigrationsAtStartup)
         {

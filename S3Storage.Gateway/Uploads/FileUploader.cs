@@ -177,7 +177,15 @@ public sealed partial class FileUploader(
         db.Files.Add(file);
         db.UploadSessions.Add(session);
         // One SaveChanges is one transaction: file, chunks, replicas and session appear together.
-        await db.SaveChangesAsync(cancellationToken);
+        // A connection lost around the COMMIT leaves its outcome unknown, and the retry would
+        // insert the same rows again (duplicate key): the retry first asks whether the file's
+        // row is there, and if so the first attempt committed.
+        await db.Database.CreateExecutionStrategy().ExecuteInTransactionAsync(
+            (db, cancellationToken),
+            static (state, _) => state.db.SaveChangesAsync(acceptAllChangesOnSuccess: false, state.cancellationToken),
+            (state, _) => state.db.Files.AsNoTracking().AnyAsync(f => f.FileId == file.FileId, state.cancellationToken),
+            cancellationToken);
+        db.ChangeTracker.AcceptAllChanges();
         return new Upload(file, session, candidates);
     }
 

@@ -25,6 +25,9 @@ public class ClusterFixture : IAsyncLifetime
 
     protected virtual int NodeCount => 6;
 
+    /// <summary>PostgreSQL with fsync and synchronous commit, for tests that crash it: without them a crash loses the last commits.</summary>
+    public virtual bool DurablePostgres => false;
+
     public async ValueTask InitializeAsync()
     {
         var gateway = new Dictionary<string, string?>
@@ -47,7 +50,7 @@ public class ClusterFixture : IAsyncLifetime
                 GatewayPort = 0,
                 Nodes = NodeCount,
                 ReplicationFactor = 2,
-                DurablePostgres = false,
+                DurablePostgres = DurablePostgres,
                 HeartbeatInterval = TimeSpan.FromSeconds(1),
                 GatewayEnvironment = gateway,
                 NodeEnvironment = NodeOverrides,

@@ -136,6 +136,20 @@ public sealed class LocalPostgresServer : IAsyncDisposable
         await RunAsync(Tool("pg_ctl"), ["stop", "-D", DataDirectory, "-m", "fast", "-w"], cancellationToken, allowFailure: true);
     }
 
+    /// <summary>Stops the server as a crash would (<c>pg_ctl stop -m immediate</c>): connections cut, no checkpoint.</summary>
+    public async Task CrashAsync(CancellationToken cancellationToken = default)
+    {
+        _stopped = true;
+        await RunAsync(Tool("pg_ctl"), ["stop", "-D", DataDirectory, "-m", "immediate", "-w"], cancellationToken, allowFailure: false);
+    }
+
+    /// <summary>Starts a stopped server again, on the same port and data (it recovers from its WAL first).</summary>
+    public async Task StartAgainAsync(bool durable, CancellationToken cancellationToken = default)
+    {
+        await StartServerAsync(durable, cancellationToken);
+        _stopped = false;
+    }
+
     public async ValueTask DisposeAsync()
     {
         await StopAsync();
