@@ -37,7 +37,7 @@ public static class AdminApi
     {
         var admin = app.MapGroup("/admin").WithTags("Admin").RequireAuthorization(AccessPolicies.Admin);
         admin.MapGet("/nodes", ListNodes).WithName("ListNodes").WithSummary("Every storage node: state, heartbeat age, space, chunks, ring share.");
-        admin.MapPost("/nodes/{name}/drain", DrainNode).WithName("DrainNode").WithSummary("Moves a node's chunks to the nodes the ring names, then lets it go.");
+        admin.MapPost("/nodes/{name}/drain", DrainNode).ProducesProblem(StatusCodes.Status404NotFound).WithName("DrainNode").WithSummary("Moves a node's chunks to the nodes the ring names, then lets it go.");
         admin.MapGet("/repair", GetRepair).WithName("GetRepair").WithSummary("Repair backlog and the last pass.");
         admin.MapPost("/repair", RunRepair).WithName("RunRepair").WithSummary("Runs a repair pass now and returns its report.");
         return app;

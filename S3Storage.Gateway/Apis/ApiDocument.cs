@@ -8,7 +8,7 @@ namespace S3Storage.Gateway.Apis;
 
 /// <summary>
 /// The OpenAPI document of the REST API (<c>/openapi/v1.json</c>), with the bearer scheme and
-/// the answers every protected call can give (401, 403, 429); in Development also an
+/// the answers every protected call can give (401, 403, 429, 503); in Development also an
 /// interactive page (<c>/scalar</c>).
 /// </summary>
 public static class ApiDocument
@@ -49,6 +49,7 @@ public static class ApiDocument
                     ("401", "No key, or not a live key of this store (problem details, WWW-Authenticate: Bearer)."),
                     ("403", "The key's role does not allow this call (problem details)."),
                     ("429", "Over the key's request rate or concurrent uploads (problem details, Retry-After)."),
+                    ("503", "Too few storage nodes live, or the metadata database unreachable (problem details; Retry-After for the database)."),
                 })
                 {
                     operation.Responses.TryAdd(status, new OpenApiResponse

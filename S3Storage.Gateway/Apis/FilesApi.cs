@@ -20,19 +20,33 @@ public static class FilesApi
         files.MapPost("/", UploadFile)
             .RequireAuthorization(AccessPolicies.Write)
             .RequireRateLimiting(RequestLimits.Uploads)
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status408RequestTimeout)
+            .ProducesProblem(StatusCodes.Status411LengthRequired)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .WithName("UploadFile")
             .WithSummary("Stores a file sent as multipart/form-data (field 'file') or as a raw body with ?filename=.");
         files.MapMethods("/{id}", [HttpMethods.Get, HttpMethods.Head], DownloadFile)
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status416RangeNotSatisfiable)
             .WithName("DownloadFile")
             .WithSummary("Streams a stored file; a single Range gives 206; HEAD gives the headers only.");
         files.MapGet("/{id}/metadata", GetMetadata)
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
             .WithName("GetFileMetadata")
             .WithSummary("Status, upload progress, chunks and where their copies are.");
         files.MapGet("/", ListFiles)
+            .ProducesProblem(StatusCodes.Status400BadRequest)
             .WithName("ListFiles")
             .WithSummary("Files, newest first: ?page=1&per_page=20&status=completed.");
         files.MapDelete("/{id}", DeleteFile)
             .RequireAuthorization(AccessPolicies.Write)
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
             .WithName("DeleteFile")
             .WithSummary("Deletes a file and its chunks.");
         return app;

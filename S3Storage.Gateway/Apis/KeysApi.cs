@@ -25,10 +25,14 @@ public static class KeysApi
     public static IEndpointRouteBuilder MapKeysApi(this IEndpointRouteBuilder app)
     {
         var keys = app.MapGroup("/admin/keys").WithTags("Access keys").RequireAuthorization(AccessPolicies.Admin);
-        keys.MapPost("/", CreateKey).WithName("CreateKey")
+        keys.MapPost("/", CreateKey).ProducesProblem(StatusCodes.Status400BadRequest).WithName("CreateKey")
             .WithSummary("Creates an access key: {\"name\", \"role\": admin|read-write|read-only, \"expires_at\"?}. The secret is in this answer only.");
         keys.MapGet("/", ListKeys).WithName("ListKeys").WithSummary("Every access key, revoked and expired ones included; never a secret.");
-        keys.MapDelete("/{id}", RevokeKey).WithName("RevokeKey").WithSummary("Revokes a key: every gateway refuses it within Access:CacheDuration.");
+        keys.MapDelete("/{id}", RevokeKey)
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .WithName("RevokeKey").WithSummary("Revokes a key: every gateway refuses it within Access:CacheDuration.");
         return app;
     }
 

@@ -63,6 +63,10 @@ public sealed class AccessControlTests(AccessClusterFixture fixture) : IClassFix
         Assert.Contains(operations, o => o.Method == HttpMethod.Post && o.Path.StartsWith("/admin/keys", StringComparison.Ordinal));
         Assert.Contains(operations, o => o.Method == HttpMethod.Delete && o.Path.StartsWith("/files/", StringComparison.Ordinal));
 
+        // And what each can answer besides, so a client generated from it knows its errors.
+        var upload = operations.Single(o => o.Method == HttpMethod.Post && o.Path.TrimEnd('/') == "/files").Operation.GetProperty("responses");
+        Assert.All(new[] { "201", "400", "411", "413", "503" }, status => Assert.True(upload.TryGetProperty(status, out _), $"POST /files is documented without {status}"));
+
         foreach (var (method, path, operation) in operations)
         {
             Assert.True(operation.TryGetProperty("security", out _), $"{method} {path} is documented without the bearer scheme");
