@@ -36,13 +36,13 @@ public sealed partial class ReplicaStatusRecorder(IServiceScopeFactory scopes, I
         }
         catch (Exception e) when (e is DbUpdateException or Npgsql.NpgsqlException or InvalidOperationException)
         {
-            LogFailed(logger, e, chunkId, node.Name, e.Message);
+            LogFailed(logger, e, chunkId, node.Name);
         }
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Copy of chunk {ChunkId} on {Node} is now {Status}; repair will replace it")]
     private static partial void LogRecorded(ILogger logger, Guid chunkId, string node, ReplicaStatus status);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not record the state of chunk {ChunkId} on {Node}: {Reason}")]
-    private static partial void LogFailed(ILogger logger, Exception exception, Guid chunkId, string node, string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not record the state of chunk {ChunkId} on {Node}")]
+    private static partial void LogFailed(ILogger logger, Exception exception, Guid chunkId, string node);
 }

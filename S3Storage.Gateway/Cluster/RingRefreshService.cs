@@ -29,7 +29,7 @@ public sealed partial class RingRefreshService(
         catch (Exception e) when (e is not OperationCanceledException)
         {
             // The gateway still starts: /health reports the missing nodes, uploads answer 503.
-            LogRefreshFailed(logger, e, e.Message);
+            LogRefreshFailed(logger, e);
         }
 
         await base.StartAsync(cancellationToken);
@@ -46,7 +46,7 @@ public sealed partial class RingRefreshService(
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                LogRefreshFailed(logger, e, e.Message);
+                LogRefreshFailed(logger, e);
             }
 
             // Failed calls may ask for many refreshes at once; one per gap is enough.
@@ -78,6 +78,6 @@ public sealed partial class RingRefreshService(
     [LoggerMessage(Level = LogLevel.Information, Message = "Ring now has {LiveNodes} live nodes and {Points} points: {Nodes}")]
     private static partial void LogRingChanged(ILogger logger, int liveNodes, int points, string nodes);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not reload the ring: {Reason}")]
-    private static partial void LogRefreshFailed(ILogger logger, Exception exception, string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not reload the ring")]
+    private static partial void LogRefreshFailed(ILogger logger, Exception exception);
 }

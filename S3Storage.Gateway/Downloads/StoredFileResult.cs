@@ -95,7 +95,7 @@ public sealed partial class StoredFileResult(StoredFile file, IReadOnlyList<Chun
             // Headers are gone already: cut the connection so the client sees a failed
             // transfer, never a short or wrong file that looks complete.
             metrics.Error("download", "replicas_exhausted");
-            LogAborted(logger, e, file.FileId, e.Message);
+            LogAborted(logger, e, file.FileId);
             context.Abort();
         }
         catch (Exception e) when (context.RequestAborted.IsCancellationRequested || e is ChunkStreamer.ClientWriteException)
@@ -132,6 +132,6 @@ public sealed partial class StoredFileResult(StoredFile file, IReadOnlyList<Chun
         return slices;
     }
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Download of {FileId} aborted mid-stream: {Reason}")]
-    private static partial void LogAborted(ILogger logger, Exception exception, Guid fileId, string reason);
+    [LoggerMessage(Level = LogLevel.Error, Message = "Download of {FileId} aborted mid-stream")]
+    private static partial void LogAborted(ILogger logger, Exception exception, Guid fileId);
 }

@@ -130,7 +130,7 @@ public sealed partial class RepairService(
         catch (Exception e) when (e is not OperationCanceledException)
         {
             pass.Error = e.Message;
-            LogPassFailed(logger, e, e.Message);
+            LogPassFailed(logger, e);
         }
         finally
         {
@@ -373,7 +373,7 @@ public sealed partial class RepairService(
         {
             await db.ChunkReplicas.Where(r => r.ChunkId == chunk.ChunkId && r.ServerId == target.ServerId)
                 .ExecuteUpdateAsync(r => r.SetProperty(x => x.Status, ReplicaStatus.Missing), cancellationToken);
-            LogCopyFailed(logger, e, chunk.ChunkId, source.Name, target.Name, e.Message);
+            LogCopyFailed(logger, e, chunk.ChunkId, source.Name, target.Name);
             return false;
         }
 
@@ -475,8 +475,8 @@ public sealed partial class RepairService(
     [LoggerMessage(Level = LogLevel.Information, Message = "Repair pass: {Checked} chunks checked, {UnderReplicated} under-replicated, {Repaired} copies made, {Unrecoverable} unrecoverable, {Rebalanced} copies moved to the ring's nodes, {Bytes} bytes copied, {Missing} missing copies found, {Orphans} orphans collected")]
     private static partial void LogPass(ILogger logger, int @checked, int underReplicated, int repaired, int unrecoverable, int rebalanced, long bytes, int missing, int orphans);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Repair pass failed: {Reason}")]
-    private static partial void LogPassFailed(ILogger logger, Exception exception, string reason);
+    [LoggerMessage(Level = LogLevel.Error, Message = "Repair pass failed")]
+    private static partial void LogPassFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not list the chunks of {Node}: {Reason}")]
     private static partial void LogNodeUnreachable(ILogger logger, string node, string reason);
@@ -493,8 +493,8 @@ public sealed partial class RepairService(
     [LoggerMessage(Level = LogLevel.Information, Message = "Copied chunk {ChunkId} (number {ChunkNumber}) from {Source} to {Target}: {Bytes} bytes")]
     private static partial void LogCopied(ILogger logger, Guid chunkId, int chunkNumber, string source, string target, long bytes);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Copying chunk {ChunkId} from {Source} to {Target} failed: {Reason}")]
-    private static partial void LogCopyFailed(ILogger logger, Exception exception, Guid chunkId, string source, string target, string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Copying chunk {ChunkId} from {Source} to {Target} failed")]
+    private static partial void LogCopyFailed(ILogger logger, Exception exception, Guid chunkId, string source, string target);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Draining {Node}: {Remaining} of its {Held} chunks still need copies elsewhere")]
     private static partial void LogDrainWaiting(ILogger logger, string node, int remaining, int held);

@@ -38,7 +38,7 @@ public sealed partial class SessionCleanupService(
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                LogCleanupFailed(logger, e, e.Message);
+                LogCleanupFailed(logger, e);
             }
         }
     }
@@ -72,6 +72,6 @@ public sealed partial class SessionCleanupService(
     [LoggerMessage(Level = LogLevel.Information, Message = "Expired upload session {SessionId}: file {FileId} removed, {Removed} node deletions confirmed")]
     private static partial void LogExpired(ILogger logger, Guid sessionId, Guid fileId, int removed);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Session cleanup failed: {Reason}")]
-    private static partial void LogCleanupFailed(ILogger logger, Exception exception, string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Session cleanup failed")]
+    private static partial void LogCleanupFailed(ILogger logger, Exception exception);
 }

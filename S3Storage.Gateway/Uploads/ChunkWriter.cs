@@ -188,7 +188,7 @@ public sealed partial class ChunkWriter(
             }
             catch (Exception e) when (e is Grpc.Core.RpcException or IOException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
             {
-                LogOpenFailed(logger, e, node.Name, header.ChunkNumber, attempt, options.NodeAttempts, e.Message);
+                LogOpenFailed(logger, e, node.Name, header.ChunkNumber, attempt, options.NodeAttempts);
                 if (attempt >= options.NodeAttempts)
                 {
                     metrics.Failover("upload");
@@ -212,8 +212,8 @@ public sealed partial class ChunkWriter(
     private static string Reasons(IEnumerable<ReplicaStream> streams) =>
         string.Join("; ", streams.Select(s => $"{s.Node.Name}: {s.Failure?.Message}"));
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not open chunk {ChunkNumber} on {Node} (attempt {Attempt} of {Attempts}): {Reason}")]
-    private static partial void LogOpenFailed(ILogger logger, Exception exception, string node, int chunkNumber, int attempt, int attempts, string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not open chunk {ChunkNumber} on {Node} (attempt {Attempt} of {Attempts})")]
+    private static partial void LogOpenFailed(ILogger logger, Exception exception, string node, int chunkNumber, int attempt, int attempts);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Dropped {Node} from chunk {ChunkNumber}: {Reason}")]
     private static partial void LogReplicaDropped(ILogger logger, string node, int chunkNumber, string reason);

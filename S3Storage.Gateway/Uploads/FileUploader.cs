@@ -251,7 +251,7 @@ public sealed partial class FileUploader(
             }
             catch (Exception e) when (e is Grpc.Core.RpcException or IOException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
             {
-                LogCopyFailed(logger, e, chunk.ChunkNumber, target.Name, attempt, e.Message);
+                LogCopyFailed(logger, e, chunk.ChunkNumber, target.Name, attempt);
                 await Task.Delay(delay, cancellationToken);
                 delay *= 2;
             }
@@ -354,7 +354,7 @@ public sealed partial class FileUploader(
         catch (Exception e) when (e is DbUpdateException or InvalidOperationException or Npgsql.NpgsqlException)
         {
             // The session stays active and expires: the cleanup job removes the upload then.
-            LogAbandonFailed(logger, e, upload.File.FileId, e.Message);
+            LogAbandonFailed(logger, e, upload.File.FileId);
         }
     }
 
@@ -419,9 +419,9 @@ public sealed partial class FileUploader(
     [LoggerMessage(Level = LogLevel.Information, Message = "Copied chunk {ChunkNumber} from {Source} to {Target} to reach full replication")]
     private static partial void LogCopied(ILogger logger, int chunkNumber, string source, string target);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Copying chunk {ChunkNumber} to {Target} failed (attempt {Attempt}): {Reason}")]
-    private static partial void LogCopyFailed(ILogger logger, Exception exception, int chunkNumber, string target, int attempt, string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Copying chunk {ChunkNumber} to {Target} failed (attempt {Attempt})")]
+    private static partial void LogCopyFailed(ILogger logger, Exception exception, int chunkNumber, string target, int attempt);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Could not mark upload {FileId} failed: {Reason}; its session will expire and be cleaned")]
-    private static partial void LogAbandonFailed(ILogger logger, Exception exception, Guid fileId, string reason);
+    [LoggerMessage(Level = LogLevel.Error, Message = "Could not mark upload {FileId} failed; its session will expire and be cleaned")]
+    private static partial void LogAbandonFailed(ILogger logger, Exception exception, Guid fileId);
 }

@@ -58,7 +58,7 @@ public sealed partial class NodeRegistrationService(
             }
             catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
             {
-                LogMetadataUnavailable(logger, e, e.Message, retryDelay.TotalMilliseconds);
+                LogMetadataUnavailable(logger, e, retryDelay.TotalMilliseconds);
                 await Task.Delay(retryDelay, stoppingToken);
                 retryDelay = TimeSpan.FromTicks(Math.Min(retryDelay.Ticks * 2, interval.Ticks));
                 continue;
@@ -101,7 +101,7 @@ public sealed partial class NodeRegistrationService(
         catch (Exception e)
         {
             // The gateway also treats a silent node as down after three heartbeat intervals.
-            LogMarkInactiveFailed(logger, e, e.Message);
+            LogMarkInactiveFailed(logger, e);
         }
     }
 
@@ -149,8 +149,8 @@ public sealed partial class NodeRegistrationService(
     [LoggerMessage(Level = LogLevel.Information, Message = "Registered {NodeName} ({ServerId}) at {AdvertisedAddress} with {VirtualNodes} ring points")]
     private static partial void LogRegistered(ILogger logger, string nodeName, Guid serverId, string advertisedAddress, int virtualNodes);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Metadata store unavailable ({Reason}); retrying in {DelayMs} ms")]
-    private static partial void LogMetadataUnavailable(ILogger logger, Exception exception, string reason, double delayMs);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Metadata store unavailable; retrying in {DelayMs} ms")]
+    private static partial void LogMetadataUnavailable(ILogger logger, Exception exception, double delayMs);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Shutdown: {Count} chunk streams in flight finished")]
     private static partial void LogStreamsFinished(ILogger logger, int count);
@@ -161,6 +161,6 @@ public sealed partial class NodeRegistrationService(
     [LoggerMessage(Level = LogLevel.Information, Message = "Marked {NodeName} ({ServerId}) inactive")]
     private static partial void LogMarkedInactive(ILogger logger, string nodeName, Guid serverId);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not mark the node inactive: {Reason}")]
-    private static partial void LogMarkInactiveFailed(ILogger logger, Exception exception, string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not mark the node inactive")]
+    private static partial void LogMarkInactiveFailed(ILogger logger, Exception exception);
 }
