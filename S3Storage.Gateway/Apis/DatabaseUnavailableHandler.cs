@@ -12,8 +12,6 @@ namespace S3Storage.Gateway.Apis;
 /// </summary>
 public sealed partial class DatabaseUnavailableHandler(IProblemDetailsService problemDetails, ILogger<DatabaseUnavailableHandler> logger) : IExceptionHandler
 {
-    public const int RetryAfterSeconds = 5;
-
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
         if (!IsDatabaseUnavailable(exception) || httpContext.Response.HasStarted)
@@ -23,7 +21,7 @@ public sealed partial class DatabaseUnavailableHandler(IProblemDetailsService pr
 
         LogUnavailable(logger, exception, httpContext.Request.Method, httpContext.Request.Path);
         httpContext.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-        httpContext.Response.Headers.RetryAfter = RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        RetryAfter.Set(httpContext.Response);
         return await problemDetails.TryWriteAsync(new ProblemDetailsContext
         {
             HttpContext = httpContext,
@@ -32,7 +30,7 @@ public sealed partial class DatabaseUnavailableHandler(IProblemDetailsService pr
             {
                 Status = StatusCodes.Status503ServiceUnavailable,
                 Title = "The metadata database is unavailable",
-                Detail = $"The store cannot reach its metadata database just now. Retry after {RetryAfterSeconds} s.",
+                Detail = $"The store cannot reach its metadata database just now. Retry after {RetryAfter.Seconds} s.",
             },
         });
     }

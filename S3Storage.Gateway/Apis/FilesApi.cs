@@ -66,6 +66,7 @@ public static class FilesApi
         }
         catch (NoNodesAvailableException e)
         {
+            RetryAfter.Set(context.Response);
             return TypedResults.Problem(e.Message, statusCode: StatusCodes.Status503ServiceUnavailable, title: "Not enough storage nodes are available");
         }
         catch (UploadExpiredException e)

@@ -72,6 +72,7 @@ public sealed partial class StoredFileResult(StoredFile file, IReadOnlyList<Chun
             {
                 metrics.Error("download", "replicas_exhausted");
                 response.Headers.Remove(HeaderNames.ContentRange);
+                Apis.RetryAfter.Set(response);
                 await Results.Problem(e.Message, statusCode: StatusCodes.Status503ServiceUnavailable, title: "The file cannot be read right now").ExecuteAsync(context);
                 return;
             }

@@ -17,7 +17,7 @@ public sealed class DatabaseOutageClusterFixture : ClusterFixture
     public override bool DurablePostgres => true;
 }
 
-/// <summary>PostgreSQL going away and coming back, with uploads and reads running: clear answers, nothing acknowledged lost.</summary>
+/// <summary>The database or the nodes going away and coming back: clear answers (503, Retry-After), nothing acknowledged lost.</summary>
 public sealed class DatabaseOutageTests(DatabaseOutageClusterFixture fixture, ITestOutputHelper output) : IClassFixture<DatabaseOutageClusterFixture>
 {
     private static CancellationToken Cancel => TestContext.Current.CancellationToken;
@@ -62,8 +62,7 @@ public sealed class DatabaseOutageTests(DatabaseOutageClusterFixture fixture, IT
             using (var read = await Http.GetAsync($"/files/{before.FileId}/metadata", Cancel))
             {
                 output.WriteLine($"a metadata read answered {(int)read.StatusCode} {crashed.Elapsed.TotalSeconds:F1} s after the crash");
-                await AssertUnavailableAsync(read);
-                Assert.NotNull(read.Headers.RetryAfter);
+                Assert.Equal("The metadata database is unavailable", (await AssertUnavailableAsync(read)).GetProperty("title").GetString());
                 Assert.True(crashed.Elapsed < TimeSpan.FromSeconds(30), $"the read took {crashed.Elapsed.TotalSeconds:F0} s to answer");
             }
 
@@ -117,17 +116,64 @@ public sealed class DatabaseOutageTests(DatabaseOutageClusterFixture fixture, IT
         }
     }
 
+    [Fact]
+    public async Task With_both_copies_of_a_chunk_down_a_download_and_an_upload_answer_503_with_Retry_After()
+    {
+        var stored = await UploadRawAsync(Http, "both-copies-down.bin", GeneratedContent.Bytes(600_000, seed: 91), Cancel);
+        var metadata = await MetadataAsync(Http, stored.FileId, Cancel);
+        var holders = metadata.GetProperty("chunks")[0].GetProperty("replicas").EnumerateArray()
+            .Select(replica => fixture.Cluster.Nodes.Single(node => node.Name == replica.GetProperty("name").GetString()))
+            .ToList();
+        Assert.Equal(2, holders.Count);
+
+        foreach (var holder in holders)
+        {
+            await holder.Process.KillAsync();
+        }
+
+        try
+        {
+            // No byte before a readable copy is found: a clear 503, not a 200 that dies.
+            using (var download = await Http.GetAsync($"/files/{stored.FileId}", Cancel))
+            {
+                await AssertUnavailableAsync(download);
+            }
+
+            // One node of three left, two copies needed: once the gateway sees the others gone,
+            // uploads are refused before any byte is read.
+            var deadline = Stopwatch.StartNew();
+            while (true)
+            {
+                using var content = new ByteArrayContent([1, 2, 3]) { Headers = { ContentType = new MediaTypeHeaderValue("application/octet-stream") } };
+                using var upload = await Http.PostAsync("/files?filename=nowhere.bin", content, Cancel);
+                Assert.NotEqual(HttpStatusCode.Created, upload.StatusCode);
+                if ((await AssertUnavailableAsync(upload)).GetProperty("title").GetString() == "Not enough storage nodes are available")
+                {
+                    break;
+                }
+
+                Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(30), "the gateway never refused uploads for want of nodes");
+            }
+        }
+        finally
+        {
+            foreach (var holder in holders)
+            {
+                await fixture.Cluster.RestartNodeAsync(holder, CancellationToken.None);
+            }
+        }
+
+        Assert.Equal(GeneratedContent.Bytes(600_000, seed: 91), await DownloadAsync(Http, stored.FileId, Cancel));
+    }
+
     /// <summary>
     /// What a client may get while the database is away or the nodes are not yet seen live again:
-    /// 503 with problem details, and Retry-After when it is the database.
+    /// 503 with problem details and Retry-After.
     /// </summary>
-    private static async Task AssertUnavailableAsync(HttpResponseMessage response)
+    private static async Task<JsonElement> AssertUnavailableAsync(HttpResponseMessage response)
     {
         Assert.True(response.StatusCode == HttpStatusCode.ServiceUnavailable, $"answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(Cancel)}");
-        var problem = await ProblemAsync(response, HttpStatusCode.ServiceUnavailable, Cancel);
-        if (problem.GetProperty("title").GetString() == "The metadata database is unavailable")
-        {
-            Assert.Equal(TimeSpan.FromSeconds(5), response.Headers.RetryAfter?.Delta);
-        }
+        Assert.Equal(TimeSpan.FromSeconds(5), response.Headers.RetryAfter?.Delta);
+        return await ProblemAsync(response, HttpStatusCode.ServiceUnavailable, Cancel);
     }
 }
