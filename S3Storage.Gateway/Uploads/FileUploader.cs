@@ -91,7 +91,16 @@ public sealed partial class FileUploader(
             var clientGone = cancellationToken.IsCancellationRequested;
             metrics.Operation("upload", clientGone ? "cancelled" : "failed", Stopwatch.GetElapsedTime(started));
             metrics.Error("upload", clientGone ? "client_disconnected" : e.GetType().Name);
-            LogUploadFailed(logger, e, upload.File.FileId, clientGone ? "the client went away" : e.Message);
+            if (clientGone)
+            {
+                // Not a fault of the store: no stack trace for a client that hung up.
+                LogUploadCancelled(logger, upload.File.FileId);
+            }
+            else
+            {
+                LogUploadFailed(logger, e, upload.File.FileId);
+            }
+
             await AbandonAsync(upload, sent, clientGone);
             throw;
         }
@@ -413,8 +422,11 @@ public sealed partial class FileUploader(
     [LoggerMessage(Level = LogLevel.Information, Message = "Stored file {FileId} ({Filename}, {Size} bytes) in {Seconds:F2} s")]
     private static partial void LogUploaded(ILogger logger, Guid fileId, string filename, long size, double seconds);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Upload of {FileId} failed: {Reason}")]
-    private static partial void LogUploadFailed(ILogger logger, Exception exception, Guid fileId, string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Upload of {FileId} failed")]
+    private static partial void LogUploadFailed(ILogger logger, Exception exception, Guid fileId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Upload of {FileId} cancelled: the client went away")]
+    private static partial void LogUploadCancelled(ILogger logger, Guid fileId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Copied chunk {ChunkNumber} from {Source} to {Target} to reach full replication")]
     private static partial void LogCopied(ILogger logger, int chunkNumber, string source, string target);
