@@ -119,6 +119,15 @@ public sealed class DatabaseOutageTests(DatabaseOutageClusterFixture fixture, IT
     [Fact]
     public async Task With_both_copies_of_a_chunk_down_a_download_and_an_upload_answer_503_with_Retry_After()
     {
+        // The class's other test may have just restarted PostgreSQL: start from a whole cluster.
+        var waited = Stopwatch.StartNew();
+        while ((await Http.GetFromJsonAsync<JsonElement>("/health", Cancel)).GetProperty("storage_servers").GetProperty("live").GetInt32() < 3)
+        {
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(90), "the three nodes were not live again within 90 s");
+            await Task.Delay(250, Cancel);
+        }
+
+        output.WriteLine($"all three nodes live after {waited.Elapsed.TotalSeconds:F1} s");
         var stored = await UploadRawAsync(Http, "both-copies-down.bin", GeneratedContent.Bytes(600_000, seed: 91), Cancel);
         var metadata = await MetadataAsync(Http, stored.FileId, Cancel);
         var holders = metadata.GetProperty("chunks")[0].GetProperty("replicas").EnumerateArray()
