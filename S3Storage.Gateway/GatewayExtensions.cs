@@ -40,7 +40,7 @@ public static class GatewayExtensions
 
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
         services.AddProblemDetails();
-        services.AddExceptionHandler<DatabaseUnavailableHandler>();
+        services.AddExceptionHandler<StoreExceptionHandler>();
         services.AddApiDocument();
 
         services.AddOptions<ClusterOptions>().Bind(builder.Configuration.GetSection(ClusterOptions.SectionName)).ValidateDataAnnotations().ValidateOnStart();
@@ -53,8 +53,9 @@ public static class GatewayExtensions
         services.AddSingleton<ChunkRemover>();
         services.AddSingleton<ChunkCopier>();
         services.AddSingleton<ChunkWriter>();
-        services.AddSingleton<ChunkStreamer>();
+        services.AddSingleton<ReplicaReaderServices>();
         services.AddSingleton<ReplicaStatusRecorder>();
+        services.AddSingleton<UploadSessionKeeper>();
         services.AddScoped<FileUploader>();
         services.AddScoped<FileCatalog>();
         services.AddScoped<FileDeleter>();

@@ -22,6 +22,14 @@ public sealed class UploadOptions
     [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00", ErrorMessage = "Uploads:StallTimeout must be between 100 ms and 1 hour.")]
     public TimeSpan StallTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How long a node may take to store a chunk after its last byte, an fsync of up to ~1.8 GB
+    /// (<c>Uploads__StoreTimeout</c>); also how long a failed upload waits for nodes to finish
+    /// before deleting what they stored.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00", ErrorMessage = "Uploads:StoreTimeout must be between 100 ms and 1 hour.")]
+    public TimeSpan StoreTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
     /// <summary>Attempts per node before the next node on the ring is tried (<c>Uploads__NodeAttempts</c>).</summary>
     [Range(1, 10, ErrorMessage = "Uploads:NodeAttempts must be between 1 and 10.")]
     public int NodeAttempts { get; set; } = 3;

@@ -1,7 +1,11 @@
+using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using S3Storage.Contracts.Configuration;
 using S3Storage.Contracts.Metadata.Entities;
 using S3Storage.Gateway.Access;
 using S3Storage.Gateway.Downloads;
+using S3Storage.Gateway.Errors;
 using S3Storage.Gateway.Files;
 using S3Storage.Gateway.Uploads;
 
@@ -30,9 +34,11 @@ public static class FilesApi
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict)
-            .ProducesProblem(StatusCodes.Status416RangeNotSatisfiable)
+            .Produces(StatusCodes.Status304NotModified)
+            .Produces(StatusCodes.Status412PreconditionFailed)
+            .Produces(StatusCodes.Status416RangeNotSatisfiable)
             .WithName("DownloadFile")
-            .WithSummary("Streams a stored file; a single Range gives 206; HEAD gives the headers only.");
+            .WithSummary("Streams a stored file; a single Range gives 206; If-None-Match and If-Modified-Since give 304, If-Match and If-Unmodified-Since 412; HEAD gives the headers only.");
         files.MapGet("/{id}/metadata", GetMetadata)
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound)
@@ -52,39 +58,17 @@ public static class FilesApi
         return app;
     }
 
-    public static async Task<Results<Created<FileCreated>, ProblemHttpResult, EmptyHttpResult>> UploadFile(HttpContext context, FileUploader uploader)
+    public static async Task<Created<FileCreated>> UploadFile(HttpContext context, FileUploader uploader, IOptions<StorageOptions> storage)
     {
-        try
-        {
-            var file = await uploader.UploadAsync(context);
-            var location = $"/files/{file.FileId}";
-            return TypedResults.Created(location, new FileCreated(file.FileId, file.Filename, file.ContentType, file.Size, file.Sha256, file.ChunkCount, location));
-        }
-        catch (UploadRejectedException e)
-        {
-            return TypedResults.Problem(e.Message, statusCode: e.StatusCode, title: e.Title);
-        }
-        catch (NoNodesAvailableException e)
-        {
-            RetryAfter.Set(context.Response);
-            return TypedResults.Problem(e.Message, statusCode: StatusCodes.Status503ServiceUnavailable, title: "Not enough storage nodes are available");
-        }
-        catch (UploadExpiredException e)
-        {
-            return TypedResults.Problem(e.Message, statusCode: StatusCodes.Status408RequestTimeout, title: "The upload stalled and expired");
-        }
-        catch (BadHttpRequestException e)
-        {
-            return TypedResults.Problem(e.Message, statusCode: e.StatusCode, title: "The request body could not be read");
-        }
-        catch (Exception) when (context.RequestAborted.IsCancellationRequested)
-        {
-            // The client went away; there is nobody to answer.
-            return TypedResults.Empty;
-        }
+        var cancellationToken = context.RequestAborted;
+        var source = await UploadRequests.OpenSourceAsync(context.Request, storage.Value.MaxFileSize, cancellationToken);
+        var caller = new UploadCaller(context.User.FindFirstValue(ClaimTypes.NameIdentifier), context.Connection.RemoteIpAddress);
+        var file = await uploader.UploadAsync(source, caller, cancellationToken);
+        var location = $"/files/{file.FileId}";
+        return TypedResults.Created(location, new FileCreated(file.FileId, file.Filename, file.ContentType, file.Size, file.Sha256, file.ChunkCount, location));
     }
 
-    public static async Task<Results<StoredFileResult, ProblemHttpResult>> DownloadFile(string id, FileCatalog catalog, CancellationToken cancellationToken)
+    public static async Task<Results<StoredFileResult, ProblemHttpResult>> DownloadFile(string id, FileCatalog catalog, ReplicaReaderServices readers, ILogger<StoredFileResult> logger, CancellationToken cancellationToken)
     {
         if (ParseId(id) is not { } fileId)
         {
@@ -99,13 +83,13 @@ public static class FilesApi
 
         if (file.UploadStatus != UploadStatus.Completed)
         {
-            return TypedResults.Problem(
-                $"File {fileId} is {FileCatalog.Name(file.UploadStatus)}; only completed files can be read.",
-                statusCode: StatusCodes.Status409Conflict,
-                title: "The file is not complete");
+            return StoreProblems.Result(
+                StoreFailure.FileNotComplete,
+                "The file is not complete",
+                $"File {fileId} is {FileCatalog.Name(file.UploadStatus)}; only completed files can be read.");
         }
 
-        return new StoredFileResult(file, catalog.ReadPlan(file));
+        return new StoredFileResult(file, new StoredFileStream(catalog.ReadPlan(file), readers), readers.Metrics, logger);
     }
 
     public static async Task<Results<Ok<FileMetadata>, ProblemHttpResult>> GetMetadata(string id, FileCatalog catalog, CancellationToken cancellationToken)
@@ -160,10 +144,10 @@ public static class FilesApi
         return await deleter.DeleteAsync(fileId, cancellationToken) switch
         {
             DeleteOutcome.Deleted => TypedResults.NoContent(),
-            DeleteOutcome.UploadInProgress => TypedResults.Problem(
-                $"File {fileId} is still being uploaded; delete it once the upload has finished or failed.",
-                statusCode: StatusCodes.Status409Conflict,
-                title: "The upload is in progress"),
+            DeleteOutcome.UploadInProgress => StoreProblems.Result(
+                StoreFailure.UploadInProgress,
+                "The upload is in progress",
+                $"File {fileId} is still being uploaded; delete it once the upload has finished or failed."),
             _ => NotFound(fileId),
         };
     }
@@ -171,13 +155,13 @@ public static class FilesApi
     private static Guid? ParseId(string id) => Guid.TryParse(id, out var fileId) ? fileId : null;
 
     private static ProblemHttpResult BadId(string id) =>
-        TypedResults.Problem($"'{id}' is not a file id: file ids are UUIDs, as returned by POST /files.", statusCode: StatusCodes.Status400BadRequest, title: "Invalid file id");
+        StoreProblems.Result(StoreFailure.InvalidRequest, "Invalid file id", $"'{id}' is not a file id: file ids are UUIDs, as returned by POST /files.");
 
     private static ProblemHttpResult NotFound(Guid fileId) =>
-        TypedResults.Problem($"No file has the id {fileId}.", statusCode: StatusCodes.Status404NotFound, title: "File not found");
+        StoreProblems.Result(StoreFailure.FileNotFound, "File not found", $"No file has the id {fileId}.");
 
     private static ProblemHttpResult Invalid(string parameter, string? value, string expected) =>
-        TypedResults.Problem($"'{value}' is not a valid {parameter}: expected {expected}.", statusCode: StatusCodes.Status400BadRequest, title: $"Invalid {parameter}");
+        StoreProblems.Result(StoreFailure.InvalidRequest, $"Invalid {parameter}", $"'{value}' is not a valid {parameter}: expected {expected}.");
 
     private static bool TryParseBounded(string? text, int fallback, int min, int max, out int value)
     {

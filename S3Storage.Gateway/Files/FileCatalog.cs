@@ -19,20 +19,18 @@ public sealed class FileCatalog(MetadataDbContext db, ClusterView cluster)
             .SingleOrDefaultAsync(f => f.FileId == fileId, cancellationToken);
 
     /// <summary>
-    /// Each chunk with its stored copies, live nodes first; among those the order is a hash of
-    /// chunk and server, so reads of one chunk always try the same copy first (its node's page
-    /// cache stays warm) while different chunks spread over their nodes.
+    /// Each chunk with its stored copies, readable nodes first; among those the order is a hash
+    /// of chunk and server, so reads of one chunk always try the same copy first (its node's
+    /// page cache stays warm) while different chunks spread over their nodes.
     /// </summary>
-    public IReadOnlyList<ChunkSlice> ReadPlan(StoredFile file)
+    public IReadOnlyList<ChunkCopies> ReadPlan(StoredFile file)
     {
         var snapshot = cluster.Current;
-        return file.Chunks.OrderBy(c => c.ChunkNumber).Select(chunk => new ChunkSlice(
+        return file.Chunks.OrderBy(c => c.ChunkNumber).Select(chunk => new ChunkCopies(
             chunk.ChunkId,
             chunk.ChunkNumber,
             chunk.ChunkSize,
             chunk.ChunkHash ?? "",
-            0,
-            chunk.ChunkSize,
             chunk.Replicas
                 .Where(r => r.Status == ReplicaStatus.Stored)
                 .Select(r => snapshot.Node(r.ServerId))

@@ -5,12 +5,10 @@ using S3Storage.Contracts.Configuration;
 using S3Storage.Contracts.Placement;
 using S3Storage.Contracts.Storage;
 using S3Storage.Gateway.Cluster;
+using S3Storage.Gateway.Errors;
 using S3Storage.Gateway.Telemetry;
 
 namespace S3Storage.Gateway.Uploads;
-
-/// <summary>No node could take a chunk: the upload cannot be stored as asked.</summary>
-public sealed class NoNodesAvailableException(string message) : Exception(message);
 
 /// <summary>A chunk whose bytes have all been sent; <see cref="Acknowledged"/> completes once the nodes have stored it.</summary>
 public sealed record SentChunk(ChunkRange Range, Guid ChunkId, string Sha256, IReadOnlyList<NodeInfo> Targets, Task<IReadOnlyList<NodeInfo>> Acknowledged);
@@ -36,28 +34,24 @@ public sealed partial class ChunkWriter(
     public const int MessageSize = 64 * 1024;
 
     /// <summary>
-    /// Sends chunk <paramref name="range"/> of the file from <paramref name="body"/> to the nodes in
-    /// <paramref name="candidates"/> (ring order; the first <paramref name="replicas"/> that open take it).
+    /// Sends chunk <paramref name="range"/> of the file from <paramref name="source"/> to the
+    /// nodes <paramref name="placement"/> names, its planned ones first.
     /// </summary>
     public async Task<SentChunk> WriteAsync(
-        Guid fileId,
-        Guid chunkId,
+        ChunkPlacement placement,
         ChunkRange range,
-        IReadOnlyList<NodeInfo> candidates,
-        int replicas,
-        UploadBody body,
+        UploadSource source,
         IncrementalHash fileHash,
-        Func<long, CancellationToken, Task> onProgress,
         CancellationToken cancellationToken)
     {
         var header = new ChunkHeader
         {
-            ChunkId = chunkId.ToString("D"),
+            ChunkId = placement.Chunk.ChunkId.ToString("D"),
             Size = range.Length,
-            FileId = fileId.ToString("D"),
+            FileId = placement.Chunk.FileId.ToString("D"),
             ChunkNumber = range.Number,
         };
-        var streams = await OpenReplicasAsync(header, candidates, replicas, cancellationToken);
+        var streams = await OpenReplicasAsync(header, placement, cancellationToken);
         using var chunkHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         // A small chunk rents a small buffer: the shared pool keeps what it is given back, and
         // 1 MiB arrays for 700-byte chunks of many small uploads kept tens of MiB alive.
@@ -67,7 +61,7 @@ public sealed partial class ChunkWriter(
         {
             for (long sent = 0; sent < range.Length;)
             {
-                var read = await body.ReadAsync(buffer.AsMemory(0, (int)Math.Min(bufferSize, range.Length - sent)), cancellationToken);
+                var read = await source.ReadAsync(buffer.AsMemory(0, (int)Math.Min(bufferSize, range.Length - sent)), cancellationToken);
                 fileHash.AppendData(buffer, 0, read);
                 chunkHash.AppendData(buffer, 0, read);
                 for (var offset = 0; offset < read; offset += MessageSize)
@@ -76,13 +70,12 @@ public sealed partial class ChunkWriter(
                     var results = await Task.WhenAll(streams.Select(s => s.WriteAsync(message)));
                     if (!results.Any(ok => ok))
                     {
-                        throw new NoNodesAvailableException($"Every node taking chunk {range.Number} failed: {Reasons(streams)}");
+                        throw NodesUnavailable($"Every node taking chunk {range.Number} failed: {Reasons(streams)}");
                     }
                 }
 
                 sent += read;
                 metrics.BytesUploaded(read);
-                await onProgress(read, cancellationToken);
             }
         }
         catch
@@ -107,13 +100,12 @@ public sealed partial class ChunkWriter(
 
         var sha256 = Convert.ToHexStringLower(chunkHash.GetHashAndReset());
         var acknowledged = FinishAsync(streams, sha256, range);
-        return new SentChunk(range, chunkId, sha256, streams.Select(s => s.Node).ToList(), acknowledged);
+        return new SentChunk(range, placement.Chunk.ChunkId, sha256, streams.Select(s => s.Node).ToList(), acknowledged);
     }
 
     private async Task<IReadOnlyList<NodeInfo>> FinishAsync(IReadOnlyList<ReplicaStream> streams, string sha256, ChunkRange range)
     {
-        // An fsync of a chunk of up to ~1.8 GB: allow well beyond a stall.
-        var timeout = uploadOptions.Value.StallTimeout * 4;
+        var timeout = uploadOptions.Value.StoreTimeout;
         try
         {
             var responses = await Task.WhenAll(streams.Select(s => s.FinishAsync(sha256, timeout)));
@@ -141,17 +133,17 @@ public sealed partial class ChunkWriter(
         }
     }
 
-    private async Task<List<ReplicaStream>> OpenReplicasAsync(ChunkHeader header, IReadOnlyList<NodeInfo> candidates, int replicas, CancellationToken cancellationToken)
+    private async Task<List<ReplicaStream>> OpenReplicasAsync(ChunkHeader header, ChunkPlacement placement, CancellationToken cancellationToken)
     {
+        var replicas = placement.Replicas;
         var opened = new List<ReplicaStream>(replicas);
-        var next = 0;
+        var tried = 0;
         try
         {
-            while (opened.Count < replicas && next < candidates.Count)
+            while (opened.Count < replicas && placement.NextToOpen(replicas - opened.Count) is { Count: > 0 } batch)
             {
                 // Open the missing replicas in parallel, each on the next untried node.
-                var batch = candidates.Skip(next).Take(replicas - opened.Count).ToList();
-                next += batch.Count;
+                tried += batch.Count;
                 var attempts = await Task.WhenAll(batch.Select(node => TryOpenAsync(node, header, cancellationToken)));
                 opened.AddRange(attempts.OfType<ReplicaStream>());
             }
@@ -169,8 +161,7 @@ public sealed partial class ChunkWriter(
                 s.Abort();
                 s.Dispose();
             });
-            throw new NoNodesAvailableException(
-                $"Only {opened.Count} of the {replicas} nodes chunk {header.ChunkNumber} needs accepted it ({candidates.Count} live nodes tried).");
+            throw NodesUnavailable($"Only {opened.Count} of the {replicas} nodes chunk {header.ChunkNumber} needs accepted it ({tried} live nodes tried).");
         }
 
         return opened;
@@ -186,7 +177,7 @@ public sealed partial class ChunkWriter(
             {
                 return await ReplicaStream.OpenAsync(clients, node, header, options.StallTimeout, cancellationToken);
             }
-            catch (Exception e) when (e is Grpc.Core.RpcException or IOException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            catch (Exception e) when (NodeFaults.IsNodeFailure(e, cancellationToken))
             {
                 LogOpenFailed(logger, e, node.Name, header.ChunkNumber, attempt, options.NodeAttempts);
                 if (attempt >= options.NodeAttempts)
@@ -206,8 +197,10 @@ public sealed partial class ChunkWriter(
     {
         metrics.Failover("upload");
         cluster.RequestRefresh();
-        LogReplicaDropped(logger, node.Name, chunkNumber, reason.Message);
+        LogReplicaDropped(logger, reason, node.Name, chunkNumber);
     }
+
+    private static StoreException NodesUnavailable(string detail) => new(StoreFailure.NodesUnavailable, "Not enough storage nodes are available", detail);
 
     private static string Reasons(IEnumerable<ReplicaStream> streams) =>
         string.Join("; ", streams.Select(s => $"{s.Node.Name}: {s.Failure?.Message}"));
@@ -215,6 +208,6 @@ public sealed partial class ChunkWriter(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not open chunk {ChunkNumber} on {Node} (attempt {Attempt} of {Attempts})")]
     private static partial void LogOpenFailed(ILogger logger, Exception exception, string node, int chunkNumber, int attempt, int attempts);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Dropped {Node} from chunk {ChunkNumber}: {Reason}")]
-    private static partial void LogReplicaDropped(ILogger logger, string node, int chunkNumber, string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Dropped {Node} from chunk {ChunkNumber}")]
+    private static partial void LogReplicaDropped(ILogger logger, Exception exception, string node, int chunkNumber);
 }

@@ -298,17 +298,21 @@ public sealed class AccessControlTests(AccessClusterFixture fixture) : IClassFix
     public async Task Past_its_request_rate_a_key_gets_429_with_Retry_After_and_later_gets_through_again()
     {
         using var client = fixture.Cluster.Gateway.CreateClient(await CreateKeyAsync("busy", "read-only"));
+        // Requests go in parallel batches: one at a time, a slow machine could take longer per
+        // request than the bucket takes to refill, and never reach the limit.
         HttpResponseMessage? limited = null;
-        for (var i = 0; i < 200 && limited is null; i++)
+        for (var batch = 0; batch < 10 && limited is null; batch++)
         {
-            var response = await client.GetAsync("/files?per_page=1", Cancel);
-            if (response.StatusCode == HttpStatusCode.TooManyRequests)
+            var responses = await Task.WhenAll(Enumerable.Range(0, 60).Select(_ => client.GetAsync("/files?per_page=1", Cancel)));
+            foreach (var response in responses)
             {
-                limited = response;
-            }
-            else
-            {
-                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                if (response.StatusCode == HttpStatusCode.TooManyRequests && limited is null)
+                {
+                    limited = response;
+                    continue;
+                }
+
+                Assert.Contains(response.StatusCode, new[] { HttpStatusCode.OK, HttpStatusCode.TooManyRequests });
                 response.Dispose();
             }
         }

@@ -35,6 +35,7 @@ public class ClusterFixture : IAsyncLifetime
             ["Storage__NodeTimeout"] = "00:00:03",
             ["Storage__RingRefreshInterval"] = "00:00:01",
             ["Uploads__StallTimeout"] = "00:00:05",
+            ["Uploads__StoreTimeout"] = "00:00:20",
             ["Uploads__RetryDelay"] = "00:00:00.050",
             // Tests run repair passes themselves (POST /admin/repair), so they see exactly one.
             ["Repair__Enabled"] = "false",
@@ -88,6 +89,7 @@ public sealed class ResilienceClusterFixture : ClusterFixture
         ["Uploads__SessionTimeout"] = "00:00:06",
         ["Uploads__CleanupInterval"] = "00:00:00.500",
         ["Uploads__StallTimeout"] = "00:00:02",
+        ["Uploads__StoreTimeout"] = "00:00:08",
         ["Repair__OrphanGracePeriod"] = "00:00:02",
         ["Repair__BytesPerSecond"] = "0",
     };
