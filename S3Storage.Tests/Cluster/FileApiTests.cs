@@ -369,6 +369,90 @@ public sealed class FileApiTests(ClusterFixture fixture, ITestOutputHelper outpu
     }
 
     [Fact]
+    public async Task Conditional_requests_answer_304_412_and_If_Range_by_the_ETag_and_Last_Modified()
+    {
+        var data = GeneratedContent.Bytes(100_000, seed: 17);
+        var created = await UploadRawAsync(Http, "conditional.bin", data, Cancel);
+        var etag = $"\"{created.Sha256}\"";
+        DateTimeOffset lastModified;
+        using (var plain = await Http.GetAsync($"/files/{created.FileId}", Cancel))
+        {
+            Assert.Equal(HttpStatusCode.OK, plain.StatusCode);
+            Assert.Equal(etag, plain.Headers.ETag?.Tag);
+            lastModified = plain.Content.Headers.LastModified ?? throw new InvalidOperationException("no Last-Modified");
+        }
+
+        async Task<HttpResponseMessage> GetAsync(Action<HttpRequestHeaders> conditions, HttpMethod? method = null)
+        {
+            using var request = new HttpRequestMessage(method ?? HttpMethod.Get, $"/files/{created.FileId}");
+            conditions(request.Headers);
+            return await Http.SendAsync(request, Cancel);
+        }
+
+        // If-None-Match and If-Modified-Since: a cache that holds the file gets 304 and no body.
+        foreach (var (name, conditions, method) in new (string, Action<HttpRequestHeaders>, HttpMethod)[]
+        {
+            ("If-None-Match", h => h.IfNoneMatch.Add(new EntityTagHeaderValue(etag)), HttpMethod.Get),
+            ("If-None-Match: *", h => h.TryAddWithoutValidation("If-None-Match", "*"), HttpMethod.Get),
+            ("If-Modified-Since", h => h.IfModifiedSince = lastModified, HttpMethod.Get),
+            ("HEAD If-None-Match", h => h.IfNoneMatch.Add(new EntityTagHeaderValue(etag)), HttpMethod.Head),
+        })
+        {
+            using var response = await GetAsync(conditions, method);
+            Assert.True(response.StatusCode == HttpStatusCode.NotModified, $"{name}: {(int)response.StatusCode}");
+            Assert.Empty(await response.Content.ReadAsByteArrayAsync(Cancel));
+            Assert.Equal(etag, response.Headers.ETag?.Tag);
+        }
+
+        // A precondition the file fails: 412 with problem details, none of the file's bytes.
+        foreach (var (name, conditions) in new (string, Action<HttpRequestHeaders>)[]
+        {
+            ("If-Match", h => h.IfMatch.Add(new EntityTagHeaderValue("\"another-version\""))),
+            ("If-Unmodified-Since", h => h.IfUnmodifiedSince = lastModified.AddHours(-1)),
+        })
+        {
+            using var response = await GetAsync(conditions);
+            Assert.True(response.StatusCode == HttpStatusCode.PreconditionFailed, $"{name}: {(int)response.StatusCode}");
+            await ProblemAsync(response, HttpStatusCode.PreconditionFailed, Cancel);
+        }
+
+        // Preconditions the file meets, and a changed validator: the whole file.
+        foreach (var (name, conditions) in new (string, Action<HttpRequestHeaders>)[]
+        {
+            ("If-Match", h => h.IfMatch.Add(new EntityTagHeaderValue(etag))),
+            ("If-Unmodified-Since", h => h.IfUnmodifiedSince = lastModified),
+            ("If-None-Match another", h => h.IfNoneMatch.Add(new EntityTagHeaderValue("\"another-version\""))),
+            ("If-Modified-Since earlier", h => h.IfModifiedSince = lastModified.AddHours(-1)),
+        })
+        {
+            using var response = await GetAsync(conditions);
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{name}: {(int)response.StatusCode}");
+            Assert.Equal(data, await response.Content.ReadAsByteArrayAsync(Cancel));
+        }
+
+        // If-Range: the range while the client's copy is current, the whole file once it is not.
+        using (var current = await GetAsync(h =>
+        {
+            h.Range = new RangeHeaderValue(1000, 1999);
+            h.IfRange = new RangeConditionHeaderValue(new EntityTagHeaderValue(etag));
+        }))
+        {
+            Assert.Equal(HttpStatusCode.PartialContent, current.StatusCode);
+            Assert.Equal(data.AsSpan(1000, 1000).ToArray(), await current.Content.ReadAsByteArrayAsync(Cancel));
+        }
+
+        using (var stale = await GetAsync(h =>
+        {
+            h.Range = new RangeHeaderValue(1000, 1999);
+            h.IfRange = new RangeConditionHeaderValue(new EntityTagHeaderValue("\"another-version\""));
+        }))
+        {
+            Assert.Equal(HttpStatusCode.OK, stale.StatusCode);
+            Assert.Equal(data, await stale.Content.ReadAsByteArrayAsync(Cancel));
+        }
+    }
+
+    [Fact]
     public async Task Empty_and_tiny_files_are_stored_and_read_back()
     {
         foreach (var size in new[] { 0, 1, 5, 6, 7 })
