@@ -26,7 +26,8 @@ public sealed record NodeDescription(
 
 public sealed record NodeList(IReadOnlyList<NodeDescription> Nodes, int ReplicationFactor);
 
-public sealed record RepairStatus(long Backlog, RepairReport LastPass);
+/// <summary>The repair backlog, this gateway's last pass, and its totals since it started (any gateway of the cluster may run a pass).</summary>
+public sealed record RepairStatus(long Backlog, RepairReport LastPass, long PassesRun, long CopiesRepaired);
 
 /// <summary>
 /// The <c>/admin</c> resource, for operators: node states, draining, repair. Admin keys only.
@@ -85,14 +86,16 @@ public static class AdminApi
             new NodeDescription(server.ServerId, server.Name, server.GrpcAddress, "draining", true, false, null, server.AvailableSpace, server.UsedSpace, server.TotalChunks, 0, 0));
     }
 
-    public static Ok<RepairStatus> GetRepair(RepairService repair) =>
-        TypedResults.Ok(new RepairStatus(Math.Max(0, repair.Last.UnderReplicated - repair.Last.Repaired), repair.Last));
+    public static Ok<RepairStatus> GetRepair(RepairService repair) => TypedResults.Ok(Status(repair, repair.Last));
 
     public static async Task<Ok<RepairStatus>> RunRepair(RepairService repair, ClusterView cluster, RingRefreshService refresh, CancellationToken cancellationToken)
     {
         // Repair must see the cluster as it is now, not as of the last periodic refresh.
         await refresh.RefreshAsync(cancellationToken);
-        var report = await repair.RunPassAsync(cancellationToken);
-        return TypedResults.Ok(new RepairStatus(Math.Max(0, report.UnderReplicated - report.Repaired), report));
+        var report = await repair.RunPassAsync(waitForOtherGateways: true, cancellationToken);
+        return TypedResults.Ok(Status(repair, report));
     }
+
+    private static RepairStatus Status(RepairService repair, RepairReport report) =>
+        new(Math.Max(0, report.UnderReplicated - report.Repaired), report, repair.PassesRun, repair.CopiesRepaired);
 }

@@ -35,6 +35,10 @@ public sealed class RepairOptions
     /// </summary>
     public bool Rebalance { get; set; } = true;
 
+    /// <summary>Chunks read from the database at a time: a pass holds at most this many rows, whatever the store's size.</summary>
+    [Range(1, 100_000, ErrorMessage = "Repair:PageSize must be between 1 and 100000.")]
+    public int PageSize { get; set; } = 1000;
+
     /// <summary>A chunk file no row refers to is deleted only once it is this old: an upload may still be recording it.</summary>
     [Range(typeof(TimeSpan), "00:00:00", "30.00:00:00", ErrorMessage = "Repair:OrphanGracePeriod must be between 0 and 30 days.")]
     public TimeSpan OrphanGracePeriod { get; set; } = TimeSpan.FromHours(1);
@@ -54,6 +58,7 @@ public sealed record RepairReport(
     long BytesCopied,
     int MissingFound,
     int OrphansCollected,
+    int Pages,
     IReadOnlyList<string> DrainsCompleted,
     string? Error);
 
@@ -82,10 +87,25 @@ public sealed partial class RepairService(
     private readonly Counter<long> _bytesRepaired = metrics.Meter.CreateCounter<long>("s3storage.gateway.repair.bytes", "By", "Bytes copied by repair.");
     private readonly Counter<long> _chunksRepaired = metrics.Meter.CreateCounter<long>("s3storage.gateway.repair.chunks", "{chunk}", "Chunk copies made by repair.");
     private readonly Counter<long> _orphans = metrics.Meter.CreateCounter<long>("s3storage.gateway.repair.orphans", "{chunk}", "Orphan chunk files deleted from nodes.");
-    private RepairReport _last = new(null, null, false, 0, 0, 0, 0, 0, 0, 0, 0, 0, [], null);
+    private RepairReport _last = new(null, null, false, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, [], null);
+    private long _copiesRepaired;
+    private long _passesRun;
     private int _underReplicated;
 
+    /// <summary>
+    /// One pass at a time in the whole cluster: every gateway runs this service, and two passes
+    /// at once would copy the same chunk twice. A session-level advisory lock, so a gateway that
+    /// dies mid-pass lets go of it with its connection.
+    /// </summary>
+    public const long AdvisoryLockKey = 0x5333524550414952;
+
     public RepairReport Last => Volatile.Read(ref _last);
+
+    /// <summary>Copies this gateway has made to restore replication since it started (rebalancing not counted).</summary>
+    public long CopiesRepaired => Interlocked.Read(ref _copiesRepaired);
+
+    /// <summary>Passes this gateway has run since it started (those another gateway ran instead are not counted).</summary>
+    public long PassesRun => Interlocked.Read(ref _passesRun);
 
     public override Task StartAsync(CancellationToken cancellationToken)
     {
@@ -103,14 +123,48 @@ public sealed partial class RepairService(
         using var timer = new PeriodicTimer(repairOptions.Value.Interval);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
-            await RunPassAsync(stoppingToken);
+            // Another gateway running a pass now is doing this tick's work.
+            await RunPassAsync(waitForOtherGateways: false, stoppingToken);
         }
     }
 
-    /// <summary>Runs one pass now (or waits for the one running) and returns its report.</summary>
-    public async Task<RepairReport> RunPassAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs one pass now and returns its report. When another gateway (or this one) is running a
+    /// pass, waits for it to end first, or, without <paramref name="waitForOtherGateways"/>,
+    /// returns the last report at once.
+    /// </summary>
+    public async Task<RepairReport> RunPassAsync(bool waitForOtherGateways, CancellationToken cancellationToken)
     {
         await _pass.WaitAsync(cancellationToken);
+        try
+        {
+            await using var lockScope = scopes.CreateAsyncScope();
+            // The lock lives on a session of its own: the pass's work may reconnect after a fault.
+            var lockSession = lockScope.ServiceProvider.GetRequiredService<MetadataDbContext>();
+            if (waitForOtherGateways)
+            {
+                await AdvisoryLock.RunAsync(lockSession, AdvisoryLockKey, () => RunLockedPassAsync(cancellationToken), cancellationToken);
+            }
+            else if (!await AdvisoryLock.TryRunAsync(lockSession, AdvisoryLockKey, () => RunLockedPassAsync(cancellationToken), cancellationToken))
+            {
+                LogPassSkipped(logger);
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The lock could not be taken: the database is unreachable.
+            LogLockFailed(logger, e);
+        }
+        finally
+        {
+            _pass.Release();
+        }
+
+        return Last;
+    }
+
+    private async Task RunLockedPassAsync(CancellationToken cancellationToken)
+    {
         var pass = new Pass(DateTimeOffset.UtcNow);
         Volatile.Write(ref _last, pass.Report(running: true));
         try
@@ -125,7 +179,7 @@ public sealed partial class RepairService(
 
             await RestoreReplicationAsync(db, snapshot, pass, cancellationToken);
             await CompleteDrainsAsync(db, snapshot, pass, cancellationToken);
-            LogPass(logger, pass.ChunksChecked, pass.UnderReplicated, pass.Repaired, pass.Unrecoverable, pass.Rebalanced, pass.BytesCopied, pass.MissingFound, pass.OrphansCollected);
+            LogPass(logger, pass.ChunksChecked, pass.Pages, pass.UnderReplicated, pass.Repaired, pass.Unrecoverable, pass.Rebalanced, pass.BytesCopied, pass.MissingFound, pass.OrphansCollected);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -135,12 +189,11 @@ public sealed partial class RepairService(
         finally
         {
             pass.FinishedAt = DateTimeOffset.UtcNow;
+            Interlocked.Add(ref _copiesRepaired, pass.Repaired);
+            Interlocked.Increment(ref _passesRun);
             Volatile.Write(ref _underReplicated, pass.UnderReplicated - pass.Repaired);
             Volatile.Write(ref _last, pass.Report(running: false));
-            _pass.Release();
         }
-
-        return Last;
     }
 
     /// <summary>Compares what a node holds with what the rows say it holds.</summary>
@@ -202,22 +255,52 @@ public sealed partial class RepairService(
 
     private async Task RestoreReplicationAsync(MetadataDbContext db, ClusterSnapshot snapshot, Pass pass, CancellationToken cancellationToken)
     {
-        var replicas = storageOptions.Value.ReplicationFactor;
-        var chunks = await db.Chunks.AsNoTracking()
-            .Where(c => c.File!.UploadStatus == UploadStatus.Completed)
-            .Select(c => new
-            {
-                c.ChunkId,
-                c.FileId,
-                c.ChunkNumber,
-                c.ChunkSize,
-                c.ChunkHash,
-                Copies = c.Replicas.Select(r => new { r.ServerId, r.Status }).ToList(),
-            })
-            .ToListAsync(cancellationToken);
-        pass.ChunksChecked = chunks.Count;
         var limiter = new RateLimiter(repairOptions.Value.BytesPerSecond);
+        var pageSize = repairOptions.Value.PageSize;
+        var after = Guid.Empty;
+        while (true)
+        {
+            // Keyset paging by chunk id: each page is one index range scan, and a pass holds one
+            // page of rows whatever the number of chunks. (uuid order is PostgreSQL's; LINQ has
+            // no "greater than" for Guid, hence the SQL.)
+            var page = await db.Chunks
+                .FromSql($"SELECT * FROM chunks WHERE chunk_id > {after}")
+                .AsNoTracking()
+                .Where(c => c.File!.UploadStatus == UploadStatus.Completed)
+                .OrderBy(c => c.ChunkId)
+                .Take(pageSize)
+                .Select(c => new ChunkState(
+                    c.ChunkId,
+                    c.FileId,
+                    c.ChunkNumber,
+                    c.ChunkSize,
+                    c.ChunkHash,
+                    c.Replicas.Select(r => new CopyState(r.ServerId, r.Status)).ToList()))
+                .ToListAsync(cancellationToken);
+            if (page.Count == 0)
+            {
+                return;
+            }
 
+            pass.Pages++;
+            pass.ChunksChecked += page.Count;
+            await RestorePageAsync(db, snapshot, page, pass, limiter, cancellationToken);
+            if (repairOptions.Value.Rebalance)
+            {
+                await RebalanceAsync(db, snapshot, page, pass, limiter, cancellationToken);
+            }
+
+            after = page[^1].ChunkId;
+        }
+    }
+
+    private sealed record CopyState(Guid ServerId, ReplicaStatus Status);
+
+    private sealed record ChunkState(Guid ChunkId, Guid FileId, int ChunkNumber, long ChunkSize, string? ChunkHash, List<CopyState> Copies);
+
+    private async Task RestorePageAsync(MetadataDbContext db, ClusterSnapshot snapshot, List<ChunkState> chunks, Pass pass, RateLimiter limiter, CancellationToken cancellationToken)
+    {
+        var replicas = storageOptions.Value.ReplicationFactor;
         foreach (var chunk in chunks)
         {
             bool Healthy(Guid serverId, ReplicaStatus status) =>
@@ -277,10 +360,6 @@ public sealed partial class RepairService(
             }
         }
 
-        if (repairOptions.Value.Rebalance)
-        {
-            await RebalanceAsync(db, snapshot, chunks.Select(c => (c.ChunkId, c.FileId, c.ChunkNumber, c.ChunkSize, c.ChunkHash, c.Copies.Select(x => (x.ServerId, x.Status)).ToList())).ToList(), pass, limiter, cancellationToken);
-        }
     }
 
     /// <summary>
@@ -290,7 +369,7 @@ public sealed partial class RepairService(
     private async Task RebalanceAsync(
         MetadataDbContext db,
         ClusterSnapshot snapshot,
-        List<(Guid ChunkId, Guid FileId, int ChunkNumber, long ChunkSize, string? ChunkHash, List<(Guid ServerId, ReplicaStatus Status)> Copies)> chunks,
+        List<ChunkState> chunks,
         Pass pass,
         RateLimiter limiter,
         CancellationToken cancellationToken)
@@ -442,12 +521,14 @@ public sealed partial class RepairService(
 
         public int OrphansCollected { get; set; }
 
+        public int Pages { get; set; }
+
         public List<string> DrainsCompleted { get; } = [];
 
         public string? Error { get; set; }
 
         public RepairReport Report(bool running) => new(
-            StartedAt, FinishedAt, running, ChunksChecked, UnderReplicated, Repaired, Unrecoverable, Rebalanced, Failed, BytesCopied, MissingFound, OrphansCollected, [.. DrainsCompleted], Error);
+            StartedAt, FinishedAt, running, ChunksChecked, UnderReplicated, Repaired, Unrecoverable, Rebalanced, Failed, BytesCopied, MissingFound, OrphansCollected, Pages, [.. DrainsCompleted], Error);
     }
 
     /// <summary>Spaces copies out so repair averages at most the configured bytes per second.</summary>
@@ -472,8 +553,14 @@ public sealed partial class RepairService(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Repair pass: {Checked} chunks checked, {UnderReplicated} under-replicated, {Repaired} copies made, {Unrecoverable} unrecoverable, {Rebalanced} copies moved to the ring's nodes, {Bytes} bytes copied, {Missing} missing copies found, {Orphans} orphans collected")]
-    private static partial void LogPass(ILogger logger, int @checked, int underReplicated, int repaired, int unrecoverable, int rebalanced, long bytes, int missing, int orphans);
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Repair pass skipped: another gateway is running one")]
+    private static partial void LogPassSkipped(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not take the cluster's repair lock; the next tick tries again")]
+    private static partial void LogLockFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Repair pass: {Checked} chunks checked in {Pages} pages, {UnderReplicated} under-replicated, {Repaired} copies made, {Unrecoverable} unrecoverable, {Rebalanced} copies moved to the ring's nodes, {Bytes} bytes copied, {Missing} missing copies found, {Orphans} orphans collected")]
+    private static partial void LogPass(ILogger logger, int @checked, int pages, int underReplicated, int repaired, int unrecoverable, int rebalanced, long bytes, int missing, int orphans);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Repair pass failed")]
     private static partial void LogPassFailed(ILogger logger, Exception exception);

@@ -78,7 +78,8 @@ public class ClusterFixture : IAsyncLifetime
 
 /// <summary>
 /// A cluster for failure tests: short session timeout and cleanup interval, stalls noticed in
-/// 2 s, no background repair (tests run a pass with POST /admin/repair), a 2 s orphan grace.
+/// 2 s, no background repair (tests run a pass with POST /admin/repair), a 2 s orphan grace,
+/// and repair reading 7 chunks a page, so every pass of these tests pages through its chunks.
 /// </summary>
 public sealed class ResilienceClusterFixture : ClusterFixture
 {
@@ -92,6 +93,7 @@ public sealed class ResilienceClusterFixture : ClusterFixture
         ["Uploads__StoreTimeout"] = "00:00:08",
         ["Repair__OrphanGracePeriod"] = "00:00:02",
         ["Repair__BytesPerSecond"] = "0",
+        ["Repair__PageSize"] = "7",
     };
 }
 

@@ -233,6 +233,10 @@ public sealed class ResilienceTests(ResilienceClusterFixture fixture, ITestOutpu
         Assert.True(report.GetProperty("last_pass").GetProperty("repaired").GetInt32() >= lost);
         Assert.Equal(0, report.GetProperty("last_pass").GetProperty("unrecoverable").GetInt32());
         Assert.Equal(0, report.GetProperty("backlog").GetInt64());
+        // Seven chunks a page: the pass read its chunks in several pages and missed none of them.
+        var checkedChunks = report.GetProperty("last_pass").GetProperty("chunks_checked").GetInt32();
+        Assert.True(checkedChunks >= 18, $"{checkedChunks} chunks checked; the three files alone have 18");
+        Assert.Equal((checkedChunks + 6) / 7, report.GetProperty("last_pass").GetProperty("pages").GetInt32());
 
         // With the copies restored, any other single node may die.
         var other = fixture.Cluster.Nodes[3];

@@ -1,0 +1,122 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using static S3Storage.Tests.Cluster.FileClient;
+
+namespace S3Storage.Tests.Cluster;
+
+/// <summary>Four nodes and a gateway with background repair every second; the test starts a second gateway on the same database.</summary>
+public sealed class TwoGatewayClusterFixture : ClusterFixture
+{
+    public static readonly IReadOnlyDictionary<string, string?> Settings = new Dictionary<string, string?>
+    {
+        ["Repair__Enabled"] = "true",
+        ["Repair__Interval"] = "00:00:01",
+        ["Repair__BytesPerSecond"] = "0",
+        // Only repair moves copies here, so its count is the whole story.
+        ["Repair__Rebalance"] = "false",
+    };
+
+    protected override int NodeCount => 4;
+
+    protected override IReadOnlyDictionary<string, string?> GatewayOverrides => Settings;
+}
+
+/// <summary>Gateways scale out: any number serve requests against one database, and maintenance runs on one of them at a time.</summary>
+public sealed class MultiGatewayTests(TwoGatewayClusterFixture fixture, ITestOutputHelper output) : IClassFixture<TwoGatewayClusterFixture>
+{
+    private static CancellationToken Cancel => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Two_gateways_serve_the_same_files_and_a_dead_node_is_repaired_once_with_nothing_lost()
+    {
+        await using var second = await fixture.Cluster.StartAnotherGatewayAsync("gateway-2", TwoGatewayClusterFixture.Settings, Cancel);
+        var gateways = new[] { fixture.Http, second.Http };
+
+        // Uploads through both at once; each file read back through the other gateway.
+        var uploads = Enumerable.Range(0, 8).Select(async i =>
+        {
+            var data = GeneratedContent.Bytes(1_000_000 + (i * 77_777), seed: 300 + i);
+            var created = await UploadRawAsync(gateways[i % 2], $"two-gateways-{i}.bin", data, Cancel);
+            return (Created: created, Data: data, Through: i % 2);
+        }).ToList();
+        var files = (await Task.WhenAll(uploads)).ToList();
+        foreach (var (created, data, through) in files)
+        {
+            Assert.Equal(data, await DownloadAsync(gateways[1 - through], created.FileId, Cancel));
+        }
+
+        var victim = fixture.Cluster.Nodes[1];
+        var lost = 0;
+        foreach (var (created, _, _) in files)
+        {
+            lost += Copies(await MetadataAsync(fixture.Http, created.FileId, Cancel)).Count(c => c.Node == victim.Name);
+        }
+
+        Assert.True(lost > 0, $"no chunk had a copy on {victim.Name}");
+        await victim.Process.KillAsync();
+        try
+        {
+            // Both gateways keep taking uploads while the node is gone and repair runs.
+            for (var i = 0; i < 2; i++)
+            {
+                var data = GeneratedContent.Bytes(500_000, seed: 400 + i);
+                files.Add((await UploadRawAsync(gateways[i], $"after-the-kill-{i}.bin", data, Cancel), data, i));
+            }
+
+            // Background repair (every second, on whichever gateway holds the lock) restores
+            // two copies on live nodes for every chunk.
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+            while (true)
+            {
+                var short_ = 0;
+                foreach (var (created, _, _) in files)
+                {
+                    short_ += Copies(await MetadataAsync(second.Http, created.FileId, Cancel))
+                        .Where(c => c.Live && c.Status == "stored")
+                        .GroupBy(c => c.Chunk)
+                        .Count(chunk => chunk.Count() < 2);
+                }
+
+                if (short_ == 0)
+                {
+                    break;
+                }
+
+                Assert.True(DateTime.UtcNow < deadline, $"{short_} chunks still lack a copy 90 s after {victim.Name} died");
+                await Task.Delay(500, Cancel);
+            }
+
+            // Let a few more passes run on either gateway: they must find nothing left to do.
+            await Task.Delay(TimeSpan.FromSeconds(3), Cancel);
+            var statuses = new List<JsonElement>();
+            foreach (var gateway in gateways)
+            {
+                statuses.Add(await gateway.GetFromJsonAsync<JsonElement>("/admin/repair", Cancel));
+            }
+
+            var passes = statuses.Select(s => s.GetProperty("passes_run").GetInt64()).ToList();
+            var repaired = statuses.Select(s => s.GetProperty("copies_repaired").GetInt64()).ToList();
+            output.WriteLine($"{victim.Name} held {lost} copies; passes run per gateway: {string.Join(", ", passes)}; copies repaired per gateway: {string.Join(", ", repaired)}");
+
+            // Each lost copy was made again exactly once, whichever gateway made it, and no chunk has a copy too many.
+            Assert.Equal(lost, repaired.Sum());
+            foreach (var (created, data, through) in files)
+            {
+                var copies = Copies(await MetadataAsync(fixture.Http, created.FileId, Cancel));
+                Assert.All(copies.Where(c => c.Live && c.Status == "stored").GroupBy(c => c.Chunk), chunk => Assert.Equal(2, chunk.Count()));
+                Assert.Equal(data, await DownloadAsync(gateways[1 - through], created.FileId, Cancel));
+            }
+        }
+        finally
+        {
+            await fixture.Cluster.RestartNodeAsync(victim, Cancel);
+        }
+    }
+
+    private static IEnumerable<(int Chunk, string? Node, string? Status, bool Live)> Copies(JsonElement metadata) =>
+        metadata.GetProperty("chunks").EnumerateArray().SelectMany(chunk => chunk.GetProperty("replicas").EnumerateArray().Select(r => (
+            chunk.GetProperty("chunk_number").GetInt32(),
+            r.GetProperty("name").GetString(),
+            r.GetProperty("status").GetString(),
+            r.GetProperty("live").GetBoolean()))).ToList();
+}
