@@ -26,6 +26,10 @@ var metadata = builder.AddMetadataDatabase(dataDirectory);
 var adminKey = builder.AddAdminKey();
 var clusterSecret = builder.AddClusterSecret();
 
+// The gateway is stateless and may scale out (WithReplicas locally, ACA's scale rules when
+// deployed): every replica serves requests against the one database, and its maintenance
+// (repair, rebalancing, drains, orphan collection) runs on one replica at a time under a
+// PostgreSQL advisory lock; upload-session cleanup claims rows with SKIP LOCKED.
 var gateway = builder.AddProject<Projects.S3Storage_Gateway>("gateway")
     .WithExternalHttpEndpoints()
     .WithHttpHealthCheck("/health")
@@ -34,8 +38,9 @@ var gateway = builder.AddProject<Projects.S3Storage_Gateway>("gateway")
     .WithReference(metadata)
     .WaitFor(metadata);
 
-// Six project resources, never WithReplicas: replicas sit behind one load-balancing proxy,
-// and consistent hashing must reach each node by its own address.
+// Six project resources, never WithReplicas, and no node ever scales out: replicas sit behind
+// one load-balancing proxy, and consistent hashing must reach each node, one identity with one
+// disk, by its own address.
 for (var i = 1; i <= nodeCount; i++)
 {
     var name = "storage-" + i;
