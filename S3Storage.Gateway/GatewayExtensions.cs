@@ -50,6 +50,8 @@ public static class GatewayExtensions
         services.AddSingleton<GatewayMetrics>();
         services.AddSingleton<ClusterView>();
         services.AddSingleton<NodeClients>();
+        services.AddSingleton<NodeCalls>();
+        NodeCalls.AddPipeline(services);
         services.AddSingleton<ChunkRemover>();
         services.AddSingleton<ChunkCopier>();
         services.AddSingleton<ChunkWriter>();

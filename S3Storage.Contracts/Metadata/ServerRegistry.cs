@@ -136,6 +136,8 @@ public sealed class ServerRegistry(MetadataDbContext db)
         return HashRing.FromPoints(points.Select(p => new RingPoint(p.ServerId, p.VirtualNodeIndex, (uint)p.HashValue)));
     }
 
+    // "Live" here is what the gateway calls placeable (NodeInfo.Placeable): active with a fresh
+    // heartbeat. ServerState.Live, not inactive with a fresh heartbeat, is what it calls readable.
     private IQueryable<StorageServer> LiveServers(TimeSpan maxHeartbeatAge) =>
         db.StorageServers.Where(s =>
             s.Status == ServerStatus.Active

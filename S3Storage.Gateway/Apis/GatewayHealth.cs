@@ -20,15 +20,15 @@ public sealed class StorageNodesHealthCheck(ClusterView cluster, IOptions<Storag
         var replicas = options.Value.ReplicationFactor;
         var data = new Dictionary<string, object>
         {
-            ["live"] = snapshot.LiveCount,
+            ["live"] = snapshot.PlaceableCount,
             ["known"] = snapshot.Nodes.Count,
             ["replication_factor"] = replicas,
             ["nodes"] = snapshot.Nodes.Values.OrderBy(n => n.Name).Select(n => new { name = n.Name, live = n.Live, status = n.Status.ToString().ToLowerInvariant() }).ToList(),
         };
-        var description = $"{snapshot.LiveCount} of {snapshot.Nodes.Count} storage nodes live; {replicas} needed per chunk";
-        var result = snapshot.LiveCount >= replicas
+        var description = $"{snapshot.PlaceableCount} of {snapshot.Nodes.Count} storage nodes live; {replicas} needed per chunk";
+        var result = snapshot.PlaceableCount >= replicas
             ? HealthCheckResult.Healthy(description, data)
-            : snapshot.LiveCount > 0
+            : snapshot.PlaceableCount > 0
                 ? HealthCheckResult.Degraded(description, data: data)
                 : HealthCheckResult.Unhealthy(description, data: data);
         return Task.FromResult(result);

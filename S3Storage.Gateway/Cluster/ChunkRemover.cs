@@ -20,7 +20,7 @@ public sealed partial class ChunkRemover(NodeClients clients, ClusterView cluste
     /// </summary>
     public Task<int> RemoveEverywhereAsync(IReadOnlyCollection<Guid> chunkIds, CancellationToken cancellationToken)
     {
-        var nodes = cluster.Current.Nodes.Values.Where(n => n.Live).ToList();
+        var nodes = cluster.Current.Nodes.Values.Where(n => n.Readable).ToList();
         return RemoveAsync(chunkIds.SelectMany(chunk => nodes.Select(node => new ReplicaToRemove(chunk, node.ServerId))), cancellationToken);
     }
 

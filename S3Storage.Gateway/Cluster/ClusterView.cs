@@ -5,17 +5,29 @@ namespace S3Storage.Gateway.Cluster;
 
 /// <summary>
 /// A storage node as the gateway knows it. <see cref="Live"/>: its heartbeat is fresh and it is
-/// not inactive, so it can be read from. <see cref="InRing"/>: placement may also write to it
-/// (active and live; a draining node is live but out of the ring).
+/// not inactive. <see cref="InRing"/>: active and live, so on the ring. What those mean for the
+/// data path is defined once, here: <see cref="Readable"/>, <see cref="Placeable"/> and
+/// <see cref="Keeps"/>.
 /// </summary>
-public sealed record NodeInfo(Guid ServerId, string Name, string Address, ServerStatus Status, bool Live, bool InRing, TimeSpan? HeartbeatAge = null);
+public sealed record NodeInfo(Guid ServerId, string Name, string Address, ServerStatus Status, bool Live, bool InRing, TimeSpan? HeartbeatAge = null)
+{
+    /// <summary>Reads may go to it, a draining node's included: it still serves what it holds.</summary>
+    public bool Readable => Live;
+
+    /// <summary>New copies may go to it: live, active and on the ring (a draining node is not).</summary>
+    public bool Placeable => InRing;
+
+    /// <summary>A stored copy on it counts toward its chunk's replication: readable, and not leaving as a draining node is.</summary>
+    public bool Keeps => Live && Status == ServerStatus.Active;
+}
 
 /// <summary>One consistent picture of the cluster: the ring of live nodes and every known node's address.</summary>
 public sealed record ClusterSnapshot(HashRing Ring, IReadOnlyDictionary<Guid, NodeInfo> Nodes, DateTimeOffset LoadedAt)
 {
     public static ClusterSnapshot Empty { get; } = new(HashRing.Empty, new Dictionary<Guid, NodeInfo>(), DateTimeOffset.MinValue);
 
-    public int LiveCount => Ring.ServerCount;
+    /// <summary>Nodes new copies may go to: those on the ring.</summary>
+    public int PlaceableCount => Ring.ServerCount;
 
     public NodeInfo? Node(Guid serverId) => Nodes.GetValueOrDefault(serverId);
 }

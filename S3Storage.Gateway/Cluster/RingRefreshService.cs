@@ -21,7 +21,7 @@ public sealed partial class RingRefreshService(
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
         metrics.Meter.CreateObservableGauge("s3storage.gateway.ring.points", () => view.Current.Ring.PointCount, "{point}", "Points on the hash ring.");
-        metrics.Meter.CreateObservableGauge("s3storage.gateway.nodes.live", () => view.Current.LiveCount, "{node}", "Storage nodes placement may use.");
+        metrics.Meter.CreateObservableGauge("s3storage.gateway.nodes.live", () => view.Current.PlaceableCount, "{node}", "Storage nodes placement may use.");
         try
         {
             await RefreshAsync(cancellationToken);
@@ -69,7 +69,7 @@ public sealed partial class RingRefreshService(
 
         var previous = view.Current;
         view.Update(new ClusterSnapshot(ring, nodes, DateTimeOffset.UtcNow));
-        if (previous.LiveCount != ring.ServerCount || !previous.Ring.Servers.SequenceEqual(ring.Servers))
+        if (previous.PlaceableCount != ring.ServerCount || !previous.Ring.Servers.SequenceEqual(ring.Servers))
         {
             LogRingChanged(logger, ring.ServerCount, ring.PointCount, string.Join(", ", nodes.Values.Where(n => n.InRing).Select(n => n.Name).Order()));
         }

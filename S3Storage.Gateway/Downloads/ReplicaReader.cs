@@ -179,7 +179,7 @@ public sealed partial class ReplicaReader(ChunkCopies chunk, long offset, Replic
             _replicas = _replicas
                 .Select(r => snapshot.Node(r.ServerId))
                 .OfType<NodeInfo>()
-                .OrderByDescending(n => n.Live)
+                .OrderByDescending(n => n.Readable)
                 .ToList();
             _replica = 0;
             if (_replicas.Count > 0)

@@ -35,7 +35,7 @@ public sealed class FileCatalog(MetadataDbContext db, ClusterView cluster)
                 .Where(r => r.Status == ReplicaStatus.Stored)
                 .Select(r => snapshot.Node(r.ServerId))
                 .OfType<NodeInfo>()
-                .OrderByDescending(n => n.Live)
+                .OrderByDescending(n => n.Readable)
                 .ThenBy(n => ReadPreference(chunk.ChunkId, n.ServerId))
                 .ToList())).ToList();
     }

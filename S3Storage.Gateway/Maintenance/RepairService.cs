@@ -35,6 +35,9 @@ public sealed class RepairOptions
     /// </summary>
     public bool Rebalance { get; set; } = true;
 
+    /// <summary>False leaves chunk files no row refers to on the nodes, e.g. while investigating how they came about.</summary>
+    public bool CollectOrphans { get; set; } = true;
+
     /// <summary>Chunks read from the database at a time: a pass holds at most this many rows, whatever the store's size.</summary>
     [Range(1, 100_000, ErrorMessage = "Repair:PageSize must be between 1 and 100000.")]
     public int PageSize { get; set; } = 1000;
@@ -98,6 +101,8 @@ public sealed partial class RepairService(
     /// dies mid-pass lets go of it with its connection.
     /// </summary>
     public const long AdvisoryLockKey = 0x5333524550414952;
+
+    private static readonly TimeSpan ListingClockMargin = TimeSpan.FromSeconds(2);
 
     public RepairReport Last => Volatile.Read(ref _last);
 
@@ -172,7 +177,7 @@ public sealed partial class RepairService(
             await using var scope = scopes.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<MetadataDbContext>();
             var snapshot = cluster.Current;
-            foreach (var node in snapshot.Nodes.Values.Where(n => n.Live))
+            foreach (var node in snapshot.Nodes.Values.Where(n => n.Readable))
             {
                 await ReconcileAsync(db, node, pass, cancellationToken);
             }
@@ -196,66 +201,160 @@ public sealed partial class RepairService(
         }
     }
 
-    /// <summary>Compares what a node holds with what the rows say it holds.</summary>
+    /// <summary>
+    /// Compares what a node holds with what the rows say it holds, as a merge of two lists in
+    /// chunk id order: the node's listing, streamed, and its rows, a page at a time. A row
+    /// whose stored copy the node lacks is marked missing; a chunk file older than the grace
+    /// period that no row refers to is deleted as an orphan. Memory stays at a page of rows and
+    /// a page of findings, however many chunks the node holds.
+    /// </summary>
     private async Task ReconcileAsync(MetadataDbContext db, NodeInfo node, Pass pass, CancellationToken cancellationToken)
     {
-        var recorded = await db.ChunkReplicas.AsNoTracking()
-            .Where(r => r.ServerId == node.ServerId)
-            .Select(r => new { r.ChunkId, r.Status })
-            .ToDictionaryAsync(r => r.ChunkId, r => r.Status, cancellationToken);
-        var present = new HashSet<Guid>();
-        var orphans = new List<Guid>();
+        var pageSize = repairOptions.Value.PageSize;
         var graceLimit = DateTimeOffset.UtcNow - repairOptions.Value.OrphanGracePeriod;
+        var missing = new List<Guid>();
+        var orphans = new List<Guid>();
+        // Rows are read while the listing streams, so a copy stored after the node listed past
+        // its id can have a stored row by the time its page is read: only copies confirmed
+        // before the listing began are held to it (with a margin for the clocks of other
+        // gateways); a later one is checked at the next pass.
+        var listingStarted = DateTimeOffset.UtcNow - ListingClockMargin;
         try
         {
             using var listing = clients.For(node).ListChunks(new ListChunksRequest(), cancellationToken: cancellationToken);
-            await foreach (var batch in listing.ResponseStream.ReadAllAsync(cancellationToken))
+            await using var listed = Listed(listing.ResponseStream, cancellationToken).GetAsyncEnumerator(cancellationToken);
+            var hasListed = await listed.MoveNextAsync();
+            var after = Guid.Empty;
+            while (true)
             {
-                foreach (var entry in batch.Chunks)
+                // uuid order in PostgreSQL is the node's order of ids as lowercase text.
+                var rows = await db.ChunkReplicas
+                    .FromSql($"SELECT * FROM chunk_replicas WHERE server_id = {node.ServerId} AND chunk_id > {after}")
+                    .AsNoTracking()
+                    .OrderBy(r => r.ChunkId)
+                    .Take(pageSize)
+                    .Select(r => new { r.ChunkId, r.Status, r.VerifiedAt })
+                    .ToListAsync(cancellationToken);
+                foreach (var row in rows)
                 {
-                    var chunkId = Guid.Parse(entry.ChunkId);
-                    present.Add(chunkId);
-                    if (!recorded.ContainsKey(chunkId) && entry.StoredAt.ToDateTimeOffset() < graceLimit)
+                    var rowKey = row.ChunkId.ToString("D");
+                    // Listed chunks that sort before this row have no row at all.
+                    while (hasListed && string.CompareOrdinal(listed.Current.Key, rowKey) < 0)
                     {
-                        orphans.Add(chunkId);
+                        if (listed.Current.StoredAt < graceLimit)
+                        {
+                            orphans.Add(listed.Current.ChunkId);
+                        }
+
+                        hasListed = await listed.MoveNextAsync();
+                    }
+
+                    if (hasListed && listed.Current.Key == rowKey)
+                    {
+                        hasListed = await listed.MoveNextAsync();
+                    }
+                    else if (row.Status == ReplicaStatus.Stored && (row.VerifiedAt is null || row.VerifiedAt < listingStarted))
+                    {
+                        missing.Add(row.ChunkId);
                     }
                 }
+
+                await MarkMissingAsync(db, node, missing, pass, cancellationToken);
+                if (orphans.Count >= pageSize)
+                {
+                    await CollectOrphansAsync(db, node, orphans, pass, cancellationToken);
+                }
+
+                if (rows.Count < pageSize)
+                {
+                    break;
+                }
+
+                after = rows[^1].ChunkId;
+            }
+
+            // Whatever the node lists past the last row has no row either.
+            while (hasListed)
+            {
+                if (listed.Current.StoredAt < graceLimit)
+                {
+                    orphans.Add(listed.Current.ChunkId);
+                }
+
+                if (orphans.Count >= pageSize)
+                {
+                    await CollectOrphansAsync(db, node, orphans, pass, cancellationToken);
+                }
+
+                hasListed = await listed.MoveNextAsync();
             }
         }
         catch (RpcException e)
         {
-            LogNodeUnreachable(logger, node.Name, e.Status.Detail);
+            // Only what the listing proved before it broke was acted on: it comes in id order.
+            LogNodeUnreachable(logger, e, node.Name);
             return;
         }
 
-        var missing = recorded.Where(r => r.Value == ReplicaStatus.Stored && !present.Contains(r.Key)).Select(r => r.Key).ToList();
-        if (missing.Count > 0)
+        await CollectOrphansAsync(db, node, orphans, pass, cancellationToken);
+    }
+
+    private static async IAsyncEnumerable<(string Key, Guid ChunkId, DateTimeOffset StoredAt)> Listed(
+        IAsyncStreamReader<ListChunksResponse> listing,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach (var batch in listing.ReadAllAsync(cancellationToken))
         {
-            await db.ChunkReplicas
-                .Where(r => r.ServerId == node.ServerId && missing.Contains(r.ChunkId) && r.Status == ReplicaStatus.Stored)
-                .ExecuteUpdateAsync(r => r.SetProperty(x => x.Status, ReplicaStatus.Missing), cancellationToken);
-            pass.MissingFound += missing.Count;
-            LogMissing(logger, node.Name, missing.Count);
+            foreach (var entry in batch.Chunks)
+            {
+                yield return (entry.ChunkId, Guid.Parse(entry.ChunkId), entry.StoredAt.ToDateTimeOffset());
+            }
+        }
+    }
+
+    private async Task MarkMissingAsync(MetadataDbContext db, NodeInfo node, List<Guid> missing, Pass pass, CancellationToken cancellationToken)
+    {
+        if (missing.Count == 0)
+        {
+            return;
         }
 
-        if (orphans.Count > 0)
+        await db.ChunkReplicas
+            .Where(r => r.ServerId == node.ServerId && missing.Contains(r.ChunkId) && r.Status == ReplicaStatus.Stored)
+            .ExecuteUpdateAsync(r => r.SetProperty(x => x.Status, ReplicaStatus.Missing), cancellationToken);
+        pass.MissingFound += missing.Count;
+        LogMissing(logger, node.Name, missing.Count);
+        missing.Clear();
+    }
+
+    private async Task CollectOrphansAsync(MetadataDbContext db, NodeInfo node, List<Guid> orphans, Pass pass, CancellationToken cancellationToken)
+    {
+        if (orphans.Count == 0)
         {
-            // A row may have appeared since the listing started: check again right before deleting.
-            var referenced = await db.ChunkReplicas.AsNoTracking()
-                .Where(r => r.ServerId == node.ServerId && orphans.Contains(r.ChunkId))
-                .Select(r => r.ChunkId)
-                .ToListAsync(cancellationToken);
-            var doomed = orphans.Except(referenced).ToList();
-            var removed = await remover.RemoveAsync(doomed.Select(id => new ReplicaToRemove(id, node.ServerId)), cancellationToken);
-            pass.OrphansCollected += removed;
-            _orphans.Add(removed);
-            LogOrphans(logger, node.Name, removed);
+            return;
         }
+
+        // A row may have appeared since the listing started: check again right before deleting.
+        var referenced = await db.ChunkReplicas.AsNoTracking()
+            .Where(r => r.ServerId == node.ServerId && orphans.Contains(r.ChunkId))
+            .Select(r => r.ChunkId)
+            .ToListAsync(cancellationToken);
+        var doomed = orphans.Except(referenced).ToList();
+        orphans.Clear();
+        if (!repairOptions.Value.CollectOrphans || doomed.Count == 0)
+        {
+            return;
+        }
+
+        var removed = await remover.RemoveAsync(doomed.Select(id => new ReplicaToRemove(id, node.ServerId)), cancellationToken);
+        pass.OrphansCollected += removed;
+        _orphans.Add(removed);
+        LogOrphans(logger, node.Name, removed);
     }
 
     private async Task RestoreReplicationAsync(MetadataDbContext db, ClusterSnapshot snapshot, Pass pass, CancellationToken cancellationToken)
     {
-        var limiter = new RateLimiter(repairOptions.Value.BytesPerSecond);
+        using var throttle = new CopyThrottle(repairOptions.Value.BytesPerSecond);
         var pageSize = repairOptions.Value.PageSize;
         var after = Guid.Empty;
         while (true)
@@ -284,10 +383,10 @@ public sealed partial class RepairService(
 
             pass.Pages++;
             pass.ChunksChecked += page.Count;
-            await RestorePageAsync(db, snapshot, page, pass, limiter, cancellationToken);
+            await RestorePageAsync(db, snapshot, page, pass, throttle, cancellationToken);
             if (repairOptions.Value.Rebalance)
             {
-                await RebalanceAsync(db, snapshot, page, pass, limiter, cancellationToken);
+                await RebalanceAsync(db, snapshot, page, pass, throttle, cancellationToken);
             }
 
             after = page[^1].ChunkId;
@@ -298,13 +397,13 @@ public sealed partial class RepairService(
 
     private sealed record ChunkState(Guid ChunkId, Guid FileId, int ChunkNumber, long ChunkSize, string? ChunkHash, List<CopyState> Copies);
 
-    private async Task RestorePageAsync(MetadataDbContext db, ClusterSnapshot snapshot, List<ChunkState> chunks, Pass pass, RateLimiter limiter, CancellationToken cancellationToken)
+    private async Task RestorePageAsync(MetadataDbContext db, ClusterSnapshot snapshot, List<ChunkState> chunks, Pass pass, CopyThrottle throttle, CancellationToken cancellationToken)
     {
         var replicas = storageOptions.Value.ReplicationFactor;
         foreach (var chunk in chunks)
         {
             bool Healthy(Guid serverId, ReplicaStatus status) =>
-                status == ReplicaStatus.Stored && snapshot.Node(serverId) is { Live: true, Status: ServerStatus.Active };
+                status == ReplicaStatus.Stored && snapshot.Node(serverId) is { Keeps: true };
 
             var healthy = chunk.Copies.Where(c => Healthy(c.ServerId, c.Status)).Select(c => c.ServerId).ToHashSet();
             if (healthy.Count >= replicas)
@@ -315,7 +414,7 @@ public sealed partial class RepairService(
             pass.UnderReplicated++;
             // Any stored copy on a node that answers can be the source, a draining one included.
             var source = chunk.Copies
-                .Where(c => c.Status == ReplicaStatus.Stored && snapshot.Node(c.ServerId) is { Live: true })
+                .Where(c => c.Status == ReplicaStatus.Stored && snapshot.Node(c.ServerId) is { Readable: true })
                 .Select(c => snapshot.Node(c.ServerId)!)
                 .OrderByDescending(n => n.Status == ServerStatus.Active)
                 .FirstOrDefault();
@@ -331,7 +430,7 @@ public sealed partial class RepairService(
             // replaces a copy it knows is bad): the bad copy goes and placement stays put.
             // Then the ring's order.
             var damaged = chunk.Copies
-                .Where(c => c.Status != ReplicaStatus.Stored && snapshot.Node(c.ServerId) is { Live: true, InRing: true })
+                .Where(c => c.Status != ReplicaStatus.Stored && snapshot.Node(c.ServerId) is { Placeable: true })
                 .Select(c => c.ServerId);
             var targets = damaged
                 .Concat(snapshot.Ring.Locate(HashRing.ChunkKey(chunk.FileId, chunk.ChunkNumber), snapshot.Ring.ServerCount))
@@ -351,7 +450,7 @@ public sealed partial class RepairService(
                     healthy.Add(target.ServerId);
                     pass.Repaired++;
                     pass.BytesCopied += chunk.ChunkSize;
-                    await limiter.WaitAsync(chunk.ChunkSize, cancellationToken);
+                    await throttle.ChargeAsync(chunk.ChunkSize, cancellationToken);
                 }
                 else
                 {
@@ -371,14 +470,14 @@ public sealed partial class RepairService(
         ClusterSnapshot snapshot,
         List<ChunkState> chunks,
         Pass pass,
-        RateLimiter limiter,
+        CopyThrottle throttle,
         CancellationToken cancellationToken)
     {
         var replicas = storageOptions.Value.ReplicationFactor;
         foreach (var chunk in chunks)
         {
             var healthy = chunk.Copies
-                .Where(c => c.Status == ReplicaStatus.Stored && snapshot.Node(c.ServerId) is { Live: true, Status: ServerStatus.Active })
+                .Where(c => c.Status == ReplicaStatus.Stored && snapshot.Node(c.ServerId) is { Keeps: true })
                 .Select(c => c.ServerId)
                 .ToHashSet();
             if (healthy.Count < replicas || chunk.ChunkHash is null)
@@ -431,7 +530,7 @@ public sealed partial class RepairService(
 
                 pass.Rebalanced++;
                 pass.BytesCopied += chunk.ChunkSize;
-                await limiter.WaitAsync(chunk.ChunkSize, cancellationToken);
+                await throttle.ChargeAsync(chunk.ChunkSize, cancellationToken);
             }
         }
     }
@@ -479,7 +578,7 @@ public sealed partial class RepairService(
                     Others = r.Chunk!.Replicas.Where(o => o.ServerId != node.ServerId && o.Status == ReplicaStatus.Stored).Select(o => o.ServerId).ToList(),
                 })
                 .ToListAsync(cancellationToken);
-            var stillNeeded = held.Count(h => h.Others.Count(id => snapshot.Node(id) is { Live: true, Status: ServerStatus.Active }) < replicas);
+            var stillNeeded = held.Count(h => h.Others.Count(id => snapshot.Node(id) is { Keeps: true }) < replicas);
             if (stillNeeded > 0)
             {
                 LogDrainWaiting(logger, node.Name, stillNeeded, held.Count);
@@ -532,27 +631,6 @@ public sealed partial class RepairService(
     }
 
     /// <summary>Spaces copies out so repair averages at most the configured bytes per second.</summary>
-    private sealed class RateLimiter(long bytesPerSecond)
-    {
-        private readonly Stopwatch _clock = Stopwatch.StartNew();
-        private long _bytes;
-
-        public async Task WaitAsync(long bytes, CancellationToken cancellationToken)
-        {
-            _bytes += bytes;
-            if (bytesPerSecond <= 0)
-            {
-                return;
-            }
-
-            var due = TimeSpan.FromSeconds((double)_bytes / bytesPerSecond);
-            if (due > _clock.Elapsed)
-            {
-                await Task.Delay(due - _clock.Elapsed, cancellationToken);
-            }
-        }
-    }
-
     [LoggerMessage(Level = LogLevel.Debug, Message = "Repair pass skipped: another gateway is running one")]
     private static partial void LogPassSkipped(ILogger logger);
 
@@ -565,8 +643,8 @@ public sealed partial class RepairService(
     [LoggerMessage(Level = LogLevel.Error, Message = "Repair pass failed")]
     private static partial void LogPassFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not list the chunks of {Node}: {Reason}")]
-    private static partial void LogNodeUnreachable(ILogger logger, string node, string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not list the chunks of {Node}; it is reconciled at the next pass")]
+    private static partial void LogNodeUnreachable(ILogger logger, Exception exception, string node);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Node} lacks {Count} chunks its rows say it stores; they are marked missing")]
     private static partial void LogMissing(ILogger logger, string node, int count);

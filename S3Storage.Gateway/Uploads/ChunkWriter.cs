@@ -22,6 +22,7 @@ public sealed record SentChunk(ChunkRange Range, Guid ChunkId, string Sha256, IR
 /// </summary>
 public sealed partial class ChunkWriter(
     NodeClients clients,
+    NodeCalls nodeCalls,
     ClusterView cluster,
     GatewayMetrics metrics,
     IOptions<UploadOptions> uploadOptions,
@@ -169,27 +170,18 @@ public sealed partial class ChunkWriter(
 
     private async Task<ReplicaStream?> TryOpenAsync(NodeInfo node, ChunkHeader header, CancellationToken cancellationToken)
     {
-        var options = uploadOptions.Value;
-        var delay = options.RetryDelay;
-        for (var attempt = 1; ; attempt++)
+        var stallTimeout = uploadOptions.Value.StallTimeout;
+        try
         {
-            try
-            {
-                return await ReplicaStream.OpenAsync(clients, node, header, options.StallTimeout, cancellationToken);
-            }
-            catch (Exception e) when (NodeFaults.IsNodeFailure(e, cancellationToken))
-            {
-                LogOpenFailed(logger, e, node.Name, header.ChunkNumber, attempt, options.NodeAttempts);
-                if (attempt >= options.NodeAttempts)
-                {
-                    metrics.Failover("upload");
-                    cluster.RequestRefresh();
-                    return null;
-                }
-
-                await Task.Delay(delay, cancellationToken);
-                delay *= 2;
-            }
+            return await nodeCalls.RunAsync(node, token => ReplicaStream.OpenAsync(clients, node, header, stallTimeout, token), cancellationToken);
+        }
+        catch (Exception e) when (NodeFaults.IsNodeFailure(e, cancellationToken))
+        {
+            // The next node on the ring takes this one's place.
+            LogOpenFailed(logger, e, node.Name, header.ChunkNumber, uploadOptions.Value.NodeAttempts);
+            metrics.Failover("upload");
+            cluster.RequestRefresh();
+            return null;
         }
     }
 
@@ -205,8 +197,8 @@ public sealed partial class ChunkWriter(
     private static string Reasons(IEnumerable<ReplicaStream> streams) =>
         string.Join("; ", streams.Select(s => $"{s.Node.Name}: {s.Failure?.Message}"));
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not open chunk {ChunkNumber} on {Node} (attempt {Attempt} of {Attempts})")]
-    private static partial void LogOpenFailed(ILogger logger, Exception exception, string node, int chunkNumber, int attempt, int attempts);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not open chunk {ChunkNumber} on {Node} in {Attempts} attempts; trying the next node")]
+    private static partial void LogOpenFailed(ILogger logger, Exception exception, string node, int chunkNumber, int attempts);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Dropped {Node} from chunk {ChunkNumber}")]
     private static partial void LogReplicaDropped(ILogger logger, Exception exception, string node, int chunkNumber);

@@ -31,6 +31,7 @@ public sealed partial class FileUploader(
     ClusterView cluster,
     ChunkWriter writer,
     ChunkCopier copier,
+    NodeCalls nodeCalls,
     ChunkRemover remover,
     UploadSessionKeeper sessionKeeper,
     GatewayMetrics metrics,
@@ -44,10 +45,10 @@ public sealed partial class FileUploader(
         var plan = ChunkPlanner.Plan(source.Length, storage.MaxFileSize);
         var snapshot = cluster.Current;
         var replicas = storage.ReplicationFactor;
-        if (snapshot.LiveCount < replicas)
+        if (snapshot.PlaceableCount < replicas)
         {
             cluster.RequestRefresh();
-            throw NodesUnavailable($"{snapshot.LiveCount} storage nodes are live; each chunk needs {replicas} distinct nodes.");
+            throw NodesUnavailable($"{snapshot.PlaceableCount} storage nodes are live; each chunk needs {replicas} distinct nodes.");
         }
 
         using var activity = GatewayMetrics.ActivitySource.StartActivity("upload");
@@ -191,27 +192,23 @@ public sealed partial class FileUploader(
 
     private async Task<bool> TryCopyAsync(ChunkLocation chunk, NodeInfo source, NodeInfo target, CancellationToken cancellationToken)
     {
-        var options = uploadOptions.Value;
-        var delay = options.RetryDelay;
-        for (var attempt = 1; attempt <= options.NodeAttempts; attempt++)
+        try
         {
-            try
+            await nodeCalls.RunAsync(target, async token =>
             {
-                await copier.CopyAsync(chunk, source, target, cancellationToken);
-                LogCopied(logger, chunk.ChunkNumber, source.Name, target.Name);
+                await copier.CopyAsync(chunk, source, target, token);
                 return true;
-            }
-            catch (Exception e) when (NodeFaults.IsNodeFailure(e, cancellationToken))
-            {
-                LogCopyFailed(logger, e, chunk.ChunkNumber, target.Name, attempt);
-                await Task.Delay(delay, cancellationToken);
-                delay *= 2;
-            }
+            }, cancellationToken);
+            LogCopied(logger, chunk.ChunkNumber, source.Name, target.Name);
+            return true;
         }
-
-        metrics.Failover("upload");
-        cluster.RequestRefresh();
-        return false;
+        catch (Exception e) when (NodeFaults.IsNodeFailure(e, cancellationToken))
+        {
+            LogCopyFailed(logger, e, chunk.ChunkNumber, target.Name, uploadOptions.Value.NodeAttempts);
+            metrics.Failover("upload");
+            cluster.RequestRefresh();
+            return false;
+        }
     }
 
     private async Task CompleteAsync(Upload upload, IReadOnlyList<SentChunk> sent, IReadOnlyList<IReadOnlyList<NodeInfo>> holders, string sha256, CancellationToken cancellationToken)
@@ -313,8 +310,8 @@ public sealed partial class FileUploader(
     [LoggerMessage(Level = LogLevel.Information, Message = "Copied chunk {ChunkNumber} from {Source} to {Target} to reach full replication")]
     private static partial void LogCopied(ILogger logger, int chunkNumber, string source, string target);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Copying chunk {ChunkNumber} to {Target} failed (attempt {Attempt})")]
-    private static partial void LogCopyFailed(ILogger logger, Exception exception, int chunkNumber, string target, int attempt);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Copying chunk {ChunkNumber} to {Target} failed in {Attempts} attempts; trying the next node")]
+    private static partial void LogCopyFailed(ILogger logger, Exception exception, int chunkNumber, string target, int attempts);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Could not mark upload {FileId} failed; its session will expire and be cleaned")]
     private static partial void LogAbandonFailed(ILogger logger, Exception exception, Guid fileId);
