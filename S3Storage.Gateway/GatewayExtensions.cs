@@ -65,6 +65,11 @@ public static class GatewayExtensions
         services.AddHostedService(sp => sp.GetRequiredService<RingRefreshService>());
         services.AddSingleton<SessionCleanupService>();
         services.AddHostedService(sp => sp.GetRequiredService<SessionCleanupService>());
+        services.AddSingleton<ReplicaReconciler>();
+        services.AddSingleton<MaintenanceCopier>();
+        services.AddSingleton<ReplicationRepairer>();
+        services.AddSingleton<Rebalancer>();
+        services.AddSingleton<DrainCompleter>();
         services.AddSingleton<RepairService>();
         services.AddHostedService(sp => sp.GetRequiredService<RepairService>());
 

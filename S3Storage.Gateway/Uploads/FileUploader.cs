@@ -69,7 +69,7 @@ public sealed partial class FileUploader(
                 sent.Add(chunkSent);
                 if (placement.StreamedTo(chunkSent.Targets))
                 {
-                    await db.SaveChangesAsync(working.Token);
+                    await SaveCopiesAsync(placement, working.Token);
                 }
             }
 
@@ -178,7 +178,7 @@ public sealed partial class FileUploader(
         while (stored.Count < placement.Replicas && placement.NextToCopyTo() is { } target)
         {
             // The copy is recorded before it is made, so a crash leaves nothing unaccounted for.
-            await db.SaveChangesAsync(cancellationToken);
+            await SaveCopiesAsync(placement, cancellationToken);
             if (await TryCopyAsync(location, stored[0], target, cancellationToken))
             {
                 stored.Add(target);
@@ -188,6 +188,22 @@ public sealed partial class FileUploader(
         return stored.Count >= placement.Replicas
             ? stored
             : throw NodesUnavailable($"Chunk {sent.Range.Number} has {stored.Count} of its {placement.Replicas} copies and no further node took one.");
+    }
+
+    /// <summary>
+    /// Saves the copies <paramref name="placement"/> has recorded. A connection lost around the
+    /// COMMIT leaves its outcome unknown and a blind retry would insert the rows twice: the
+    /// retry first counts the chunk's rows, and if they are all there the first attempt committed.
+    /// </summary>
+    private async Task SaveCopiesAsync(ChunkPlacement placement, CancellationToken cancellationToken)
+    {
+        var chunkId = placement.Chunk.ChunkId;
+        var recorded = placement.Chunk.Replicas.Count;
+        await db.Database.CreateExecutionStrategy().ExecuteInTransactionAsync(
+            ct => db.SaveChangesAsync(acceptAllChangesOnSuccess: false, ct),
+            async ct => await db.ChunkReplicas.CountAsync(r => r.ChunkId == chunkId, ct) == recorded,
+            cancellationToken);
+        db.ChangeTracker.AcceptAllChanges();
     }
 
     private async Task<bool> TryCopyAsync(ChunkLocation chunk, NodeInfo source, NodeInfo target, CancellationToken cancellationToken)
@@ -287,9 +303,15 @@ public sealed partial class FileUploader(
                 upload.Session.LastActivity = DateTimeOffset.UtcNow;
             }
 
-            await db.SaveChangesAsync(CancellationToken.None);
+            // Verified like every write whose commit may be lost in flight: the file is failed.
+            var fileId = upload.File.FileId;
+            await db.Database.CreateExecutionStrategy().ExecuteInTransactionAsync(
+                ct => db.SaveChangesAsync(acceptAllChangesOnSuccess: false, ct),
+                ct => db.Files.AsNoTracking().AnyAsync(f => f.FileId == fileId && f.UploadStatus == UploadStatus.Failed, ct),
+                CancellationToken.None);
+            db.ChangeTracker.AcceptAllChanges();
         }
-        catch (Exception e) when (e is DbUpdateException or InvalidOperationException or Npgsql.NpgsqlException)
+        catch (Exception e) when (e is DbUpdateException or InvalidOperationException or Npgsql.NpgsqlException or TimeoutException)
         {
             // The session stays active and expires: the cleanup job removes the upload then.
             LogAbandonFailed(logger, e, upload.File.FileId);
