@@ -108,6 +108,26 @@ public sealed partial class ReplicaReader(ChunkCopies chunk, long offset, Replic
         return ReadOnlyMemory<byte>.Empty;
     }
 
+    /// <summary>
+    /// Reads the end of the call once every byte has been handed out, so it ends as the node
+    /// ended it rather than being cancelled. What happens there no longer matters to the data.
+    /// </summary>
+    public async Task CompleteAsync()
+    {
+        if (_call is null || _delivered < chunk.ChunkSize - offset)
+        {
+            return;
+        }
+
+        try
+        {
+            await _call.ResponseStream.MoveNext(StallToken());
+        }
+        catch (Exception e) when (e is RpcException or IOException or OperationCanceledException)
+        {
+        }
+    }
+
     public void Dispose()
     {
         _call?.Dispose();

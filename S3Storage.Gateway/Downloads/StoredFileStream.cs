@@ -17,6 +17,7 @@ public sealed class StoredFileStream : Stream
     private readonly ReplicaReaderServices _services;
     private long _position;
     private ReplicaReader? _reader;
+    private int _readerIndex;
     private ReplicaReader? _next;
     private ReadOnlyMemory<byte> _pending;
 
@@ -89,6 +90,13 @@ public sealed class StoredFileStream : Stream
         _position += count;
         _services.Metrics.BytesDownloaded(count);
         PrefetchNext(cancellationToken);
+        if (_pending.IsEmpty && _reader is not null && _position == _chunkStarts[_readerIndex + 1])
+        {
+            await _reader.CompleteAsync();
+            _reader.Dispose();
+            _reader = null;
+        }
+
         return count;
     }
 
@@ -138,25 +146,31 @@ public sealed class StoredFileStream : Stream
             _reader = new ReplicaReader(_chunks[index], offset, _services);
         }
 
+        _readerIndex = index;
         _reader.Start(cancellationToken);
         return _reader;
     }
 
     private void PrefetchNext(CancellationToken cancellationToken)
     {
-        if (_next is not null || _reader is null)
+        // The chunk after the one being read, not after the position: at a chunk's last byte the
+        // position is already the next chunk's first.
+        if (_next is not null || _reader is null || _chunkStarts[_readerIndex + 1] - _position > PrefetchDistance)
         {
             return;
         }
 
-        var index = ChunkIndexOf(Math.Min(_position, Length - 1));
-        if (index + 1 >= _chunks.Count || _chunkStarts[index + 1] - _position > PrefetchDistance || _chunks[index + 1].ChunkSize == 0)
+        var next = _readerIndex + 1;
+        while (next < _chunks.Count && _chunks[next].ChunkSize == 0)
         {
-            return;
+            next++;
         }
 
-        _next = new ReplicaReader(_chunks[index + 1], 0, _services);
-        _next.Start(cancellationToken);
+        if (next < _chunks.Count)
+        {
+            _next = new ReplicaReader(_chunks[next], 0, _services);
+            _next.Start(cancellationToken);
+        }
     }
 
     private int ChunkIndexOf(long position)
