@@ -3,10 +3,7 @@ using Microsoft.Extensions.Options;
 using S3Storage.Contracts.Configuration;
 using S3Storage.Contracts.Metadata;
 using S3Storage.Contracts.Metadata.Entities;
-using S3Storage.Contracts.Placement;
-using S3Storage.Contracts.Storage;
 using S3Storage.Gateway.Cluster;
-using S3Storage.Gateway.Telemetry;
 
 namespace S3Storage.Gateway.Maintenance;
 

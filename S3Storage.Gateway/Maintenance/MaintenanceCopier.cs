@@ -1,12 +1,8 @@
 using System.Diagnostics.Metrics;
 using Grpc.Core;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
-using S3Storage.Contracts.Configuration;
 using S3Storage.Contracts.Metadata;
 using S3Storage.Contracts.Metadata.Entities;
-using S3Storage.Contracts.Placement;
-using S3Storage.Contracts.Storage;
 using S3Storage.Gateway.Cluster;
 using S3Storage.Gateway.Telemetry;
 

@@ -1,12 +1,9 @@
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using S3Storage.Contracts.Configuration;
 using S3Storage.Contracts.Metadata;
 using S3Storage.Contracts.Metadata.Entities;
 using S3Storage.Contracts.Placement;
-using S3Storage.Contracts.Storage;
 using S3Storage.Gateway.Cluster;
-using S3Storage.Gateway.Telemetry;
 
 namespace S3Storage.Gateway.Maintenance;
 
