@@ -4,12 +4,13 @@ namespace S3Storage.Gateway.Downloads;
 /// A stored file as a read-only, seekable stream over its chunks' copies, so ASP.NET Core's
 /// stream result can answer Range and every conditional header itself. Nothing is asked of a
 /// node before the first read, and the first read returns only once a copy answered: a file
-/// that cannot be read fails before a byte of the response is sent. Near the end of a chunk
-/// the next chunk's read is started, so the switch costs no round trip.
+/// that cannot be read fails before a byte of the response is sent. Every chunk that starts
+/// within <see cref="PrefetchDistance"/> of the position is read ahead, so switching chunks
+/// costs no round trip, and a small file's chunks are all asked for at once.
 /// </summary>
 public sealed class StoredFileStream : Stream
 {
-    /// <summary>Bytes left in a chunk when the next chunk's read is started.</summary>
+    /// <summary>How far ahead of the position a chunk's read is started.</summary>
     private const long PrefetchDistance = 8 * 1024 * 1024;
 
     private readonly IReadOnlyList<ChunkCopies> _chunks;
@@ -18,7 +19,8 @@ public sealed class StoredFileStream : Stream
     private long _position;
     private ReplicaReader? _reader;
     private int _readerIndex;
-    private ReplicaReader? _next;
+    private readonly Queue<ReplicaReader> _ahead = new();
+    private int _aheadEnd;
     private ReadOnlyMemory<byte> _pending;
 
     public StoredFileStream(IReadOnlyList<ChunkCopies> chunks, ReplicaReaderServices services)
@@ -135,41 +137,50 @@ public sealed class StoredFileStream : Stream
         }
 
         _reader?.Dispose();
-        if (_next is not null && _next.Chunk == _chunks[index] && _next.Offset == offset)
+        _reader = null;
+        while (_ahead.TryDequeue(out var ahead))
         {
-            (_reader, _next) = (_next, null);
+            if (ahead.Chunk == _chunks[index] && ahead.Offset == offset)
+            {
+                _reader = ahead;
+                break;
+            }
+
+            ahead.Dispose();
         }
-        else
+
+        if (_reader is null)
         {
-            _next?.Dispose();
-            _next = null;
+            DropAhead();
+            _aheadEnd = index + 1;
             _reader = new ReplicaReader(_chunks[index], offset, _services);
         }
 
         _readerIndex = index;
         _reader.Start(cancellationToken);
+        PrefetchNext(cancellationToken);
         return _reader;
     }
 
     private void PrefetchNext(CancellationToken cancellationToken)
     {
-        // The chunk after the one being read, not after the position: at a chunk's last byte the
-        // position is already the next chunk's first.
-        if (_next is not null || _reader is null || _chunkStarts[_readerIndex + 1] - _position > PrefetchDistance)
+        if (_reader is null)
         {
             return;
         }
 
-        var next = _readerIndex + 1;
-        while (next < _chunks.Count && _chunks[next].ChunkSize == 0)
+        // Counted by chunk index, not from the position: at a chunk's last byte the position is
+        // already the next chunk's first.
+        while (_aheadEnd < _chunks.Count && _chunkStarts[_aheadEnd] - _position <= PrefetchDistance)
         {
-            next++;
-        }
+            if (_chunks[_aheadEnd].ChunkSize > 0)
+            {
+                var ahead = new ReplicaReader(_chunks[_aheadEnd], 0, _services);
+                ahead.Start(cancellationToken);
+                _ahead.Enqueue(ahead);
+            }
 
-        if (next < _chunks.Count)
-        {
-            _next = new ReplicaReader(_chunks[next], 0, _services);
-            _next.Start(cancellationToken);
+            _aheadEnd++;
         }
     }
 
@@ -190,9 +201,16 @@ public sealed class StoredFileStream : Stream
     private void DropReaders()
     {
         _reader?.Dispose();
-        _next?.Dispose();
         _reader = null;
-        _next = null;
+        DropAhead();
         _pending = ReadOnlyMemory<byte>.Empty;
+    }
+
+    private void DropAhead()
+    {
+        while (_ahead.TryDequeue(out var ahead))
+        {
+            ahead.Dispose();
+        }
     }
 }
