@@ -60,6 +60,7 @@ public static class GatewayExtensions
         services.AddSingleton<UploadSessionKeeper>();
         services.AddScoped<FileUploader>();
         services.AddScoped<FileCatalog>();
+        services.AddScoped<FileListing>();
         services.AddScoped<FileDeleter>();
         services.AddSingleton<RingRefreshService>();
         services.AddHostedService(sp => sp.GetRequiredService<RingRefreshService>());

@@ -47,7 +47,7 @@ public static class FilesApi
         files.MapGet("/", ListFiles)
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .WithName("ListFiles")
-            .WithSummary("Files, newest first: ?page=1&per_page=20&status=completed.");
+            .WithSummary("Files, newest first: ?per_page=20&status=completed, then ?cursor=<next_cursor> for the next page (or ?page=N); ?total=exact counts past 1000.");
         files.MapDelete("/{id}", DeleteFile)
             .RequireAuthorization(AccessPolicies.Write)
             .ProducesProblem(StatusCodes.Status400BadRequest)
@@ -104,15 +104,38 @@ public static class FilesApi
     }
 
     public static async Task<Results<Ok<FileList>, ProblemHttpResult>> ListFiles(
-        FileCatalog catalog,
+        FileListing listing,
         CancellationToken cancellationToken,
         string? page = null,
         [Microsoft.AspNetCore.Mvc.FromQuery(Name = "per_page")] string? perPage = null,
-        string? status = null)
+        string? status = null,
+        string? cursor = null,
+        string? total = null)
     {
         if (!TryParseBounded(page, 1, 1, int.MaxValue, out var pageNumber))
         {
             return Invalid("page", page, "a whole number from 1");
+        }
+
+        FileListCursor? from = null;
+        if (cursor is not null)
+        {
+            if (page is not null)
+            {
+                return Invalid("cursor", cursor, "either a cursor or a page, not both");
+            }
+
+            if (!FileListCursor.TryDecode(cursor, out var decoded))
+            {
+                return Invalid("cursor", cursor, "the next_cursor of an earlier page");
+            }
+
+            from = decoded;
+        }
+
+        if (total is not (null or "exact" or "estimate"))
+        {
+            return Invalid("total", total, "exact or estimate");
         }
 
         if (!TryParseBounded(perPage, DefaultPerPage, 1, MaxPerPage, out var pageSize))
@@ -131,7 +154,7 @@ public static class FilesApi
             wanted = parsed;
         }
 
-        return TypedResults.Ok(await catalog.ListAsync(pageNumber, pageSize, wanted, cancellationToken));
+        return TypedResults.Ok(await listing.ListAsync(new FileListQuery(from is null ? pageNumber : null, from, pageSize, wanted, total == "exact"), cancellationToken));
     }
 
     public static async Task<Results<NoContent, ProblemHttpResult>> DeleteFile(string id, FileDeleter deleter, CancellationToken cancellationToken)

@@ -73,28 +73,6 @@ public sealed class FileCatalog(MetadataDbContext db, ClusterView cluster)
             file.CreatedAt, file.UpdatedAt, file.CompletedAt, new UploadProgress(received, file.TotalSize, percent), chunks);
     }
 
-    public async Task<FileList> ListAsync(int page, int perPage, UploadStatus? status, CancellationToken cancellationToken)
-    {
-        var query = db.Files.AsNoTracking();
-        if (status is { } wanted)
-        {
-            query = query.Where(f => f.UploadStatus == wanted);
-        }
-
-        var total = await query.LongCountAsync(cancellationToken);
-        var items = await query
-            .OrderByDescending(f => f.CreatedAt).ThenByDescending(f => f.FileId)
-            .Skip((page - 1) * perPage)
-            .Take(perPage)
-            .Select(f => new { f.FileId, f.Filename, f.ContentType, f.TotalSize, f.UploadStatus, f.Checksum, f.CreatedAt, f.CompletedAt })
-            .ToListAsync(cancellationToken);
-        return new FileList(
-            items.Select(f => new FileSummary(f.FileId, f.Filename, f.ContentType, f.TotalSize, Name(f.UploadStatus), f.Checksum, f.CreatedAt, f.CompletedAt)).ToList(),
-            page,
-            perPage,
-            total);
-    }
-
     public static string Name<TEnum>(TEnum value)
         where TEnum : struct, Enum => value.ToString().ToLowerInvariant();
 }

@@ -1,3 +1,5 @@
+using S3Storage.Contracts.Metadata.Entities;
+
 namespace S3Storage.Gateway.Files;
 
 // The JSON the API answers with (snake_case on the wire).
@@ -6,7 +8,15 @@ public sealed record FileCreated(Guid FileId, string Filename, string ContentTyp
 
 public sealed record FileSummary(Guid FileId, string Filename, string ContentType, long Size, string Status, string? Sha256, DateTimeOffset CreatedAt, DateTimeOffset? CompletedAt);
 
-public sealed record FileList(IReadOnlyList<FileSummary> Items, int Page, int PerPage, long Total);
+/// <summary>
+/// A page of files. <c>Page</c> is null when the page was asked for by cursor. <c>Total</c> is
+/// exact when <c>TotalExact</c>; past <see cref="FileListing.ExactTotalUpTo"/> files it is the
+/// planner's estimate unless the exact count was asked for. <c>NextCursor</c> is null on the last page.
+/// </summary>
+public sealed record FileList(IReadOnlyList<FileSummary> Items, int? Page, int PerPage, long Total, bool TotalExact, string? NextCursor);
+
+/// <summary>What a listing asks for: a page number (offset) or a cursor (keyset), never both.</summary>
+public sealed record FileListQuery(int? Page, FileListCursor? Cursor, int PerPage, UploadStatus? Status, bool ExactTotal);
 
 public sealed record UploadProgress(long BytesReceived, long TotalBytes, double Percent);
 

@@ -214,7 +214,33 @@ public sealed class FileApiTests(ClusterFixture fixture, ITestOutputHelper outpu
         // Ours, newest first (other tests' files may sit between them).
         Assert.Equal(Enumerable.Reverse(ids), seen.Where(ids.Contains));
 
-        foreach (var bad in new[] { "page=0", "per_page=0", "per_page=1001", "per_page=x", "status=done", "status=1" })
+        // The same walk by cursor: each page's next_cursor leads to the next, null on the last.
+        var byCursor = new List<Guid>();
+        string? cursor = null;
+        do
+        {
+            var query = cursor is null ? "" : $"&cursor={cursor}";
+            using var response = await Http.GetAsync($"/files?per_page=3&status=completed&total=exact{query}", Cancel);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var list = await response.Content.ReadFromJsonAsync<JsonElement>(Cancel);
+            Assert.Equal(cursor is null ? JsonValueKind.Number : JsonValueKind.Null, list.GetProperty("page").ValueKind);
+            Assert.True(list.GetProperty("total_exact").GetBoolean());
+            byCursor.AddRange(list.GetProperty("items").EnumerateArray().Select(item => item.GetProperty("file_id").GetGuid()));
+            cursor = list.GetProperty("next_cursor").GetString();
+        }
+        while (cursor is not null);
+
+        Assert.Equal(Enumerable.Reverse(ids), byCursor.Where(ids.Contains));
+        Assert.Equal(byCursor.Count, byCursor.Distinct().Count());
+
+        using (var first = await Http.GetAsync("/files?per_page=1", Cancel))
+        {
+            var validCursor = (await first.Content.ReadFromJsonAsync<JsonElement>(Cancel)).GetProperty("next_cursor").GetString();
+            using var both = await Http.GetAsync($"/files?page=2&cursor={validCursor}", Cancel);
+            await ProblemAsync(both, HttpStatusCode.BadRequest, Cancel);
+        }
+
+        foreach (var bad in new[] { "page=0", "per_page=0", "per_page=1001", "per_page=x", "status=done", "status=1", "cursor=abc", "total=maybe" })
         {
             using var response = await Http.GetAsync($"/files?{bad}", Cancel);
             await ProblemAsync(response, HttpStatusCode.BadRequest, Cancel);

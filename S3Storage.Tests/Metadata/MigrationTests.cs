@@ -35,8 +35,8 @@ public sealed class MigrationTests(PostgresServerFixture postgres, ITestOutputHe
 
         Assert.Equal(
             [
-                "ix_chunk_replicas_server_id_status", "ix_chunks_file_id_chunk_number", "ix_files_created_at",
-                "ix_files_upload_status_created_at", "ix_hash_ring_nodes_hash_value", "ix_storage_servers_grpc_address",
+                "ix_chunk_replicas_server_id_status", "ix_chunks_file_id_chunk_number", "ix_files_created_at_file_id",
+                "ix_files_upload_status_created_at_file_id", "ix_hash_ring_nodes_hash_value", "ix_storage_servers_grpc_address",
                 "ix_storage_servers_name", "ix_storage_servers_status_last_heartbeat", "ix_upload_sessions_file_id",
                 "ix_upload_sessions_status_expires_at", "pk_access_keys", "pk_chunk_replicas", "pk_chunks", "pk_data_protection_keys",
                 "pk_files", "pk_hash_ring_nodes", "pk_storage_servers", "pk_upload_sessions",

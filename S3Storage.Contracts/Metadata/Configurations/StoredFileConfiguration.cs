@@ -35,9 +35,10 @@ internal sealed class StoredFileConfiguration : IEntityTypeConfiguration<StoredF
         file.Property(f => f.CreatedAt).HasDefaultValueSql("now()").ValueGeneratedOnAdd();
         file.Property(f => f.UpdatedAt).HasDefaultValueSql("now()").ValueGeneratedOnAddOrUpdate();
 
-        // GET /files lists newest first, optionally filtered by status.
-        file.HasIndex(f => f.CreatedAt).IsDescending();
-        file.HasIndex(f => new { f.UploadStatus, f.CreatedAt }).IsDescending(false, true);
+        // GET /files lists newest first, optionally filtered by status, the id breaking ties; a
+        // cursor page is a row comparison on (created_at, file_id), served by the same indexes.
+        file.HasIndex(f => new { f.CreatedAt, f.FileId }).IsDescending();
+        file.HasIndex(f => new { f.UploadStatus, f.CreatedAt, f.FileId }).IsDescending(false, true, true);
 
         file.HasMany(f => f.Chunks).WithOne(c => c.File).HasForeignKey(c => c.FileId).OnDelete(DeleteBehavior.Cascade);
         file.HasMany(f => f.Sessions).WithOne(s => s.File).HasForeignKey(s => s.FileId).OnDelete(DeleteBehavior.Cascade);

@@ -358,13 +358,13 @@ namespace S3Storage.Contracts.Metadata.Migrations
                     b.HasKey("FileId")
                         .HasName("pk_files");
 
-                    b.HasIndex("CreatedAt")
+                    b.HasIndex("CreatedAt", "FileId")
                         .IsDescending()
-                        .HasDatabaseName("ix_files_created_at");
+                        .HasDatabaseName("ix_files_created_at_file_id");
 
-                    b.HasIndex("UploadStatus", "CreatedAt")
-                        .IsDescending(false, true)
-                        .HasDatabaseName("ix_files_upload_status_created_at");
+                    b.HasIndex("UploadStatus", "CreatedAt", "FileId")
+                        .IsDescending(false, true, true)
+                        .HasDatabaseName("ix_files_upload_status_created_at_file_id");
 
                     b.ToTable("files", null, t =>
                         {
