@@ -21,6 +21,9 @@ public sealed class Nginx : IAsyncDisposable
 
     public Uri Address { get; }
 
+    /// <summary>The master process; its worker is its child.</summary>
+    public int ProcessId => _process.Id;
+
     public string Root { get; }
 
     public static async Task<Nginx> StartAsync(string workDirectory, CancellationToken cancellationToken)

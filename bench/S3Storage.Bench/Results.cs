@@ -15,6 +15,15 @@ public sealed record ScenarioResult(string Scenario, string Unit, double Store, 
 
     public double? BaselineP50 { get; init; }
 
+    /// <summary>Median CPU of the store's processes (gateway, nodes, PostgreSQL) per unit of work, in <see cref="CpuUnit"/>.</summary>
+    public double? StoreCpu { get; init; }
+
+    /// <summary>Median CPU of nginx per unit of work, in <see cref="CpuUnit"/>.</summary>
+    public double? BaselineCpu { get; init; }
+
+    /// <summary><c>CPU-s/GiB</c> for byte scenarios, <c>CPU-ms/op</c> for request scenarios.</summary>
+    public string? CpuUnit { get; init; }
+
     /// <summary>store / baseline.</summary>
     public double Ratio => double.IsNaN(Baseline) || Baseline == 0 ? double.NaN : Store / Baseline;
 }
@@ -54,14 +63,15 @@ public static class ResultWriter
         string Number(double value) => double.IsNaN(value) ? "-" : value.ToString(value >= 100 ? "F0" : "F2", CultureInfo.InvariantCulture);
         var store = r.StoreP50 is { } p50 ? $"{Number(p50)} / {Number(r.Store)}" : Number(r.Store);
         var baseline = r.BaselineP50 is { } b50 ? $"{Number(b50)} / {Number(r.Baseline)}" : Number(r.Baseline);
-        return $"| {r.Scenario,-48} | {store,16} | {baseline,16} | {r.Unit,-6} | {(double.IsNaN(r.Ratio) ? "-" : r.Ratio.ToString("F2", CultureInfo.InvariantCulture)),6} |";
+        string Cpu(double? value) => value is { } v ? v.ToString(v >= 100 ? "F0" : v >= 1 ? "F2" : "F3", CultureInfo.InvariantCulture) : "-";
+        return $"| {r.Scenario,-48} | {store,16} | {baseline,16} | {r.Unit,-6} | {(double.IsNaN(r.Ratio) ? "-" : r.Ratio.ToString("F2", CultureInfo.InvariantCulture)),6} | {Cpu(r.StoreCpu),9} | {Cpu(r.BaselineCpu),9} | {r.CpuUnit ?? "",-9} |";
     }
 
     public static string Table(IEnumerable<ScenarioResult> results)
     {
         var text = new StringBuilder();
-        text.AppendLine($"| {"scenario",-48} | {"store",16} | {"baseline",16} | {"unit",-6} | {"ratio",6} |");
-        text.AppendLine($"|{new string('-', 50)}|{new string('-', 18)}|{new string('-', 18)}|{new string('-', 8)}|{new string('-', 8)}|");
+        text.AppendLine($"| {"scenario",-48} | {"store",16} | {"baseline",16} | {"unit",-6} | {"ratio",6} | {"store CPU",9} | {"nginx CPU",9} | {"CPU unit",-9} |");
+        text.AppendLine($"|{new string('-', 50)}|{new string('-', 18)}|{new string('-', 18)}|{new string('-', 8)}|{new string('-', 8)}|{new string('-', 11)}|{new string('-', 11)}|{new string('-', 11)}|");
         foreach (var result in results)
         {
             text.AppendLine(Row(result));
@@ -73,7 +83,7 @@ public static class ResultWriter
     public static void Write(string directory, MachineInfo machine, IReadOnlyList<ScenarioResult> results)
     {
         var json = JsonSerializer.Serialize(
-            new { machine, baseline = "nginx (Debian package, WebDAV PUT) on the same machine, same run", results = results.Select(r => new { r.Scenario, r.Unit, r.Store, r.Baseline, r.StoreP50, r.BaselineP50, ratio = double.IsNaN(r.Ratio) ? (double?)null : r.Ratio, r.Better }) },
+            new { machine, baseline = "nginx (Debian package, WebDAV PUT) on the same machine, same run", results = results.Select(r => new { r.Scenario, r.Unit, r.Store, r.Baseline, r.StoreP50, r.BaselineP50, ratio = double.IsNaN(r.Ratio) ? (double?)null : r.Ratio, r.Better, r.StoreCpu, r.BaselineCpu, r.CpuUnit }) },
             new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals });
         File.WriteAllText(Path.Combine(directory, "latest.json"), json);
         File.WriteAllText(Path.Combine(directory, "latest.svg"), Chart(machine, results.Where(r => !double.IsNaN(r.Ratio) && r.Better != "gateway / largest node").ToList()));

@@ -59,6 +59,9 @@ public sealed class LocalPostgresServer : IAsyncDisposable
 
     public int Port { get; }
 
+    /// <summary>The postmaster's process id (the first line of postmaster.pid); its backends are its children.</summary>
+    public int ServerProcessId => int.Parse(File.ReadLines(Path.Combine(DataDirectory, "postmaster.pid")).First(), System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>The server's log file, worth reading when something fails.</summary>
     public string LogFile => Path.Combine(DataDirectory, "server.log");
 
