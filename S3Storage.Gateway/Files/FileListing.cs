@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Caching.Memory;
 using S3Storage.Contracts.Metadata;
 using S3Storage.Contracts.Metadata.Entities;
 
@@ -9,8 +10,11 @@ namespace S3Storage.Gateway.Files;
 /// Pages of files, newest first. A page by cursor costs the same at any depth; a page by
 /// number (offset) is kept for existing clients and grows with its depth.
 /// </summary>
-public sealed class FileListing(MetadataDbContext db)
+public sealed class FileListing(MetadataDbContext db, IMemoryCache cache)
 {
+    /// <summary>How long the planner's estimate of a large total is reused before it is asked again.</summary>
+    private static readonly TimeSpan EstimateLifetime = TimeSpan.FromSeconds(5);
+
     /// <summary>Up to this many matching files the total is counted exactly; past it, estimated.</summary>
     public const int ExactTotalUpTo = 1000;
 
@@ -50,7 +54,8 @@ public sealed class FileListing(MetadataDbContext db)
     /// <summary>
     /// count(*) reads every matching row: at a million files that is most of a listing's cost.
     /// So it counts at most <see cref="ExactTotalUpTo"/> + 1 rows and, past that, asks the
-    /// planner for its estimate, unless the caller asked for the exact figure.
+    /// planner for its estimate, unless the caller asked for the exact figure. A large total's
+    /// estimate is kept for a few seconds, so a busy listing of a large store costs one query.
     /// </summary>
     private async Task<(long Total, bool Exact)> CountAsync(IQueryable<StoredFile> matching, FileListQuery request, CancellationToken cancellationToken)
     {
@@ -59,13 +64,21 @@ public sealed class FileListing(MetadataDbContext db)
             return (await matching.LongCountAsync(cancellationToken), true);
         }
 
+        var key = (typeof(FileListing), request.Status);
+        if (cache.TryGetValue(key, out long estimated))
+        {
+            return (estimated, false);
+        }
+
         var counted = await matching.Take(ExactTotalUpTo + 1).CountAsync(cancellationToken);
         if (counted <= ExactTotalUpTo)
         {
             return (counted, true);
         }
 
-        return (Math.Max(counted, await EstimateAsync(request.Status, cancellationToken)), false);
+        estimated = Math.Max(counted, await EstimateAsync(request.Status, cancellationToken));
+        cache.Set(key, estimated, EstimateLifetime);
+        return (estimated, false);
     }
 
     private async Task<long> EstimateAsync(UploadStatus? status, CancellationToken cancellationToken)

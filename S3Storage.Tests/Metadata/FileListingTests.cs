@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Caching.Memory;
 using Npgsql;
 using S3Storage.Contracts.Metadata.Entities;
 using S3Storage.Gateway.Files;
@@ -132,6 +133,7 @@ public sealed class FileListingTests(MetadataDatabase database) : IClassFixture<
     private async Task<FileList> ListAsync(FileListQuery query)
     {
         await using var db = database.CreateContext();
-        return await new FileListing(db).ListAsync(query, Cancel);
+        using var cache = new MemoryCache(new MemoryCacheOptions());
+        return await new FileListing(db, cache).ListAsync(query, Cancel);
     }
 }
