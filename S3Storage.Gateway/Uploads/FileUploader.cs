@@ -75,13 +75,13 @@ public sealed partial class FileUploader(
 
             await source.ReadEndAsync(working.Token);
             var sha256 = Convert.ToHexStringLower(fileHash.GetHashAndReset());
-            var holders = new List<IReadOnlyList<NodeInfo>>(sent.Count);
+            var storedCopies = new List<StoredCopies>(sent.Count);
             foreach (var chunkSent in sent)
             {
-                holders.Add(await EnsureReplicasAsync(upload.Placements[chunkSent.Range.Number], chunkSent, working.Token));
+                storedCopies.Add(await EnsureReplicasAsync(upload.Placements[chunkSent.Range.Number], chunkSent, working.Token));
             }
 
-            await CompleteAsync(upload, sent, holders, sha256, working.Token);
+            await CompleteAsync(upload, sent, storedCopies, sha256, working.Token);
             metrics.Operation("upload", "completed", Stopwatch.GetElapsedTime(started));
             LogUploaded(logger, upload.File.FileId, upload.File.Filename, source.Length, caller.AccessKeyId, Stopwatch.GetElapsedTime(started).TotalSeconds);
             return new UploadedFile(upload.File.FileId, upload.File.Filename, upload.File.ContentType, source.Length, sha256, ChunkPlanner.ChunksPerFile);
@@ -166,15 +166,16 @@ public sealed partial class FileUploader(
     }
 
     /// <summary>Waits for the nodes to store the chunk; copies it to further nodes until it has its copies.</summary>
-    private async Task<IReadOnlyList<NodeInfo>> EnsureReplicasAsync(ChunkPlacement placement, SentChunk sent, CancellationToken cancellationToken)
+    private async Task<StoredCopies> EnsureReplicasAsync(ChunkPlacement placement, SentChunk sent, CancellationToken cancellationToken)
     {
-        var stored = (await sent.Acknowledged).ToList();
+        var acknowledged = await sent.Acknowledged;
+        var stored = acknowledged.Holders.ToList();
         if (stored.Count == 0)
         {
-            throw NodesUnavailable($"No node stored chunk {sent.Range.Number}.");
+            throw NodesUnavailable(acknowledged.Disagreement ?? $"No node stored chunk {sent.Range.Number}.");
         }
 
-        var location = new ChunkLocation(sent.ChunkId, placement.Chunk.FileId, sent.Range.Number, sent.Range.Length, sent.Sha256);
+        var location = new ChunkLocation(sent.ChunkId, placement.Chunk.FileId, sent.Range.Number, sent.Range.Length, acknowledged.Sha256!);
         while (stored.Count < placement.Replicas && placement.NextToCopyTo() is { } target)
         {
             // The copy is recorded before it is made, so a crash leaves nothing unaccounted for.
@@ -186,7 +187,7 @@ public sealed partial class FileUploader(
         }
 
         return stored.Count >= placement.Replicas
-            ? stored
+            ? acknowledged with { Holders = stored }
             : throw NodesUnavailable($"Chunk {sent.Range.Number} has {stored.Count} of its {placement.Replicas} copies and no further node took one.");
     }
 
@@ -227,14 +228,14 @@ public sealed partial class FileUploader(
         }
     }
 
-    private async Task CompleteAsync(Upload upload, IReadOnlyList<SentChunk> sent, IReadOnlyList<IReadOnlyList<NodeInfo>> holders, string sha256, CancellationToken cancellationToken)
+    private async Task CompleteAsync(Upload upload, IReadOnlyList<SentChunk> sent, IReadOnlyList<StoredCopies> storedCopies, string sha256, CancellationToken cancellationToken)
     {
         var now = DateTimeOffset.UtcNow;
         foreach (var chunkSent in sent)
         {
             var number = chunkSent.Range.Number;
             // Only copies the nodes acknowledged are recorded as stored.
-            db.ChunkReplicas.RemoveRange(upload.Placements[number].Settle(holders[number], chunkSent.Sha256, now));
+            db.ChunkReplicas.RemoveRange(upload.Placements[number].Settle(storedCopies[number].Holders, storedCopies[number].Sha256!, now));
         }
 
         var file = upload.File;

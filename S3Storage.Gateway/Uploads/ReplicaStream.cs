@@ -68,8 +68,8 @@ public sealed class ReplicaStream : IDisposable
         }
     }
 
-    /// <summary>Sends the chunk's SHA-256 and waits for the node to store it; null when it did not.</summary>
-    public async Task<PutChunkResponse?> FinishAsync(string sha256, TimeSpan timeout)
+    /// <summary>Sends the chunk's XxHash3 and waits for the node to check and store it; null when it did not.</summary>
+    public async Task<PutChunkResponse?> FinishAsync(ulong xxHash3, TimeSpan timeout)
     {
         if (Failure is not null)
         {
@@ -78,12 +78,12 @@ public sealed class ReplicaStream : IDisposable
 
         try
         {
-            await SendAsync(new PutChunkRequest { Trailer = new ChunkTrailer { Sha256 = sha256 } });
+            await SendAsync(new PutChunkRequest { Trailer = new ChunkTrailer { Xxhash3 = xxHash3 } });
             await _call.RequestStream.CompleteAsync();
             // Storing ends in an fsync of the whole chunk: give it more than a stall.
             _cancel.CancelAfter(timeout);
             var response = await _call.ResponseAsync;
-            return response.Sha256 == sha256 ? response : throw new InvalidOperationException($"{Node.Name} stored SHA-256 {response.Sha256}, not {sha256}.");
+            return response;
         }
         catch (Exception e) when (e is RpcException or InvalidOperationException or OperationCanceledException or IOException)
         {

@@ -12,6 +12,12 @@ namespace S3Storage.StorageNode.Chunks;
 /// <summary>What the writer of a chunk promises about it; <see cref="Sha256"/> is null when a trailer brings it after the data.</summary>
 public sealed record ChunkDescriptor(ChunkId Id, long Size, byte[]? Sha256, Guid FileId, int ChunkNumber);
 
+/// <summary>What a trailer says of the bytes sent: their SHA-256, their XxHash3, or both.</summary>
+public sealed record ChunkTrailerDigest(byte[]? Sha256, ulong? XxHash3);
+
+/// <summary>A put's outcome: whether bytes were written (false: the node already held the chunk) and the chunk's SHA-256.</summary>
+public sealed record ChunkPutResult(bool Written, byte[] Sha256);
+
 /// <summary>A chunk on disk, as listed.</summary>
 public sealed record StoredChunkEntry(ChunkId Id, ChunkFileHeader Header);
 
@@ -136,9 +142,9 @@ public sealed class ChunkStore : IDisposable
     /// <summary>
     /// Stores a chunk from <paramref name="data"/>. Returns false when the node already holds
     /// the same chunk with the same hash (without reading the data when the hash came first).
-    /// <paramref name="trailerSha256"/> gives the hash sent after the data, if any.
+    /// <paramref name="trailer"/> gives what was sent after the data, if anything.
     /// </summary>
-    public async Task<bool> WriteAsync(ChunkDescriptor chunk, IAsyncEnumerable<ReadOnlyMemory<byte>> data, Func<byte[]?> trailerSha256, CancellationToken cancellationToken)
+    public async Task<ChunkPutResult> WriteAsync(ChunkDescriptor chunk, IAsyncEnumerable<ReadOnlyMemory<byte>> data, Func<ChunkTrailerDigest?> trailer, CancellationToken cancellationToken)
     {
         if (Draining)
         {
@@ -159,7 +165,7 @@ public sealed class ChunkStore : IDisposable
             // bytes that still pass their checksums, otherwise replace them.
             if (await VerifyExistingAsync(chunk.Id, cancellationToken))
             {
-                return false;
+                return new ChunkPutResult(false, chunk.Sha256);
             }
 
             replacingCorrupt = true;
@@ -171,9 +177,9 @@ public sealed class ChunkStore : IDisposable
         var committed = false;
         try
         {
-            header = await WriteTempFileAsync(tempPath, header, chunk.Sha256, data, trailerSha256, cancellationToken);
+            header = await WriteTempFileAsync(tempPath, header, chunk.Sha256, data, trailer, cancellationToken);
             committed = await PublishAsync(tempPath, finalPath, chunk.Id, header, replacingCorrupt, cancellationToken);
-            return committed;
+            return new ChunkPutResult(committed, header.Sha256);
         }
         // .NET reports a failed preallocation as a plain IOException, without the errno.
         catch (IOException e) when (DiskErrors.IsDiskFull(e) || SafeFreeSpace() is >= 0 and var free && free < header.FileLength)
@@ -200,7 +206,7 @@ public sealed class ChunkStore : IDisposable
         ChunkFileHeader header,
         byte[]? headerSha256,
         IAsyncEnumerable<ReadOnlyMemory<byte>> data,
-        Func<byte[]?> trailerSha256,
+        Func<ChunkTrailerDigest?> trailer,
         CancellationToken cancellationToken)
     {
         var options = new FileStreamOptions
@@ -218,6 +224,8 @@ public sealed class ChunkStore : IDisposable
         await using var file = new FileStream(tempPath, options);
         var buffer = ArrayPool<byte>.Shared.Rent(ChunkFileHeader.Length);
         using var sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        // A writer that sends no SHA-256 first may prove the bytes with an XxHash3 after them.
+        var xxHash3 = headerSha256 is null ? new XxHash3() : null;
         var blockChecksums = new BlockChecksums(header.DataLength, header.BlockSize);
         try
         {
@@ -234,6 +242,7 @@ public sealed class ChunkStore : IDisposable
                 }
 
                 sha256.AppendData(segment.Span);
+                xxHash3?.Append(segment.Span);
                 blockChecksums.Append(segment.Span);
                 await file.WriteAsync(segment, cancellationToken);
             }
@@ -244,19 +253,30 @@ public sealed class ChunkStore : IDisposable
             }
 
             var actual = sha256.GetHashAndReset();
-            var trailer = trailerSha256();
-            if (headerSha256 is not null && trailer is not null && !trailer.AsSpan().SequenceEqual(headerSha256))
+            var digest = trailer();
+            if (headerSha256 is not null && digest?.Sha256 is { } trailerSha256 && !trailerSha256.AsSpan().SequenceEqual(headerSha256))
             {
                 throw new ChunkStoreException(ChunkError.InvalidArgument, "The trailer's SHA-256 differs from the header's.");
             }
 
-            var expected = headerSha256 ?? trailer
-                ?? throw new ChunkStoreException(ChunkError.InvalidArgument, "No SHA-256 was sent: give it in the header or in a trailer after the data.");
-            if (!actual.AsSpan().SequenceEqual(expected))
+            var expected = headerSha256 ?? digest?.Sha256;
+            if (expected is null && digest?.XxHash3 is null)
+            {
+                throw new ChunkStoreException(ChunkError.InvalidArgument, "Neither a SHA-256 nor an XxHash3 was sent: give the SHA-256 in the header, or either in a trailer after the data.");
+            }
+
+            if (expected is not null && !actual.AsSpan().SequenceEqual(expected))
             {
                 throw new ChunkStoreException(
                     ChunkError.DataLoss,
                     $"The data's SHA-256 is {Convert.ToHexStringLower(actual)}, not the {Convert.ToHexStringLower(expected)} announced; the chunk was not stored.");
+            }
+
+            if (digest?.XxHash3 is { } announced && xxHash3?.GetCurrentHashAsUInt64() is { } computed && computed != announced)
+            {
+                throw new ChunkStoreException(
+                    ChunkError.DataLoss,
+                    $"The data's XxHash3 is {computed:x16}, not the {announced:x16} announced; the chunk was not stored.");
             }
 
             await file.WriteAsync(blockChecksums.ToBytes(), cancellationToken);

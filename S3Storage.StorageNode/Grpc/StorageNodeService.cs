@@ -39,11 +39,11 @@ public sealed class StorageNodeService(
 
         var messages = new PutMessages(requestStream);
         ChunkDescriptor chunk;
-        bool stored;
+        ChunkPutResult put;
         try
         {
             chunk = Describe(requestStream.Current.Header);
-            stored = await store.WriteAsync(chunk, messages.DataAsync(cancellationToken), () => messages.TrailerSha256, cancellationToken);
+            put = await store.WriteAsync(chunk, messages.DataAsync(cancellationToken), () => messages.Trailer, cancellationToken);
         }
         catch (ChunkStoreException e) when (e.Error is not ChunkError.Cancelled && !cancellationToken.IsCancellationRequested)
         {
@@ -55,8 +55,8 @@ public sealed class StorageNodeService(
         {
             ChunkId = chunk.Id.Value,
             Size = chunk.Size,
-            Sha256 = Convert.ToHexStringLower(chunk.Sha256 ?? messages.TrailerSha256!),
-            AlreadyPresent = !stored,
+            Sha256 = Convert.ToHexStringLower(put.Sha256),
+            AlreadyPresent = !put.Written,
         };
     }
 
@@ -206,7 +206,7 @@ public sealed class StorageNodeService(
 
         private bool _ended;
 
-        public byte[]? TrailerSha256 { get; private set; }
+        public ChunkTrailerDigest? Trailer { get; private set; }
 
         public async Task DrainAsync(CancellationToken cancellationToken)
         {
@@ -242,7 +242,7 @@ public sealed class StorageNodeService(
                 }
 
                 var message = requestStream.Current;
-                if (TrailerSha256 is not null)
+                if (Trailer is not null)
                 {
                     throw new ChunkStoreException(ChunkError.InvalidArgument, "Nothing may follow the trailer.");
                 }
@@ -253,7 +253,10 @@ public sealed class StorageNodeService(
                         yield return message.Data.Memory;
                         break;
                     case PutChunkRequest.PayloadOneofCase.Trailer:
-                        TrailerSha256 = ParseSha256(message.Trailer.Sha256);
+                        var trailer = message.Trailer;
+                        Trailer = new ChunkTrailerDigest(
+                            trailer.Sha256.Length == 0 && trailer.HasXxhash3 ? null : ParseSha256(trailer.Sha256),
+                            trailer.HasXxhash3 ? trailer.Xxhash3 : null);
                         break;
                     default:
                         throw new ChunkStoreException(ChunkError.InvalidArgument, "Only data messages and one trailer may follow the chunk header.");

@@ -1,3 +1,4 @@
+using System.IO.Hashing;
 using System.Security.Cryptography;
 using Google.Protobuf;
 using Grpc.Core;
@@ -141,10 +142,41 @@ public sealed class ChunkServiceTests(StorageNodeFixture fixture, ITestOutputHel
         Assert.Equal(StatusCode.DataLoss, mismatch.StatusCode);
         var none = await Assert.ThrowsAsync<RpcException>(() => PutWithTrailerAsync(Client, wrong, data, null, "", Cancel));
         Assert.Equal(StatusCode.InvalidArgument, none.StatusCode);
-        Assert.Contains("No SHA-256", none.Status.Detail);
+        Assert.Contains("Neither a SHA-256 nor an XxHash3", none.Status.Detail);
         var disagree = await Assert.ThrowsAsync<RpcException>(() => PutWithTrailerAsync(Client, wrong, data, Sha256(other), sha256, Cancel));
         Assert.Equal(StatusCode.InvalidArgument, disagree.StatusCode);
         Assert.False(File.Exists(ChunkPath(fixture.DataDirectory, wrong)));
+        await AssertNoTempFilesAsync();
+    }
+
+    [Fact]
+    public async Task An_XxHash3_in_the_trailer_proves_the_bytes_and_the_node_answers_the_SHA_256_it_computed()
+    {
+        var data = RandomBytes((2 * 1024 * 1024) + 77, 16);
+        var xxHash3 = XxHash3.HashToUInt64(data);
+
+        var id = NewChunkId();
+        var stored = await PutWithTrailerAsync(Client, id, data, trailerSha256: null, headerSha256: "", Cancel, trailerXxHash3: xxHash3);
+        Assert.Equal(Sha256(data), stored.Sha256);
+        Assert.False(stored.AlreadyPresent);
+        var (info, read) = await GetAsync(Client, id, Cancel);
+        Assert.Equal(Sha256(data), info.Sha256);
+        Assert.Equal(data, read);
+
+        // One byte changed on the way: refused, and nothing is left on disk.
+        var changed = (byte[])data.Clone();
+        changed[1_234_567] ^= 0x20;
+        var wrong = NewChunkId();
+        var mismatch = await Assert.ThrowsAsync<RpcException>(() => PutWithTrailerAsync(Client, wrong, changed, null, "", Cancel, trailerXxHash3: xxHash3));
+        Assert.Equal(StatusCode.DataLoss, mismatch.StatusCode);
+        Assert.Contains("XxHash3", mismatch.Status.Detail);
+        Assert.False(File.Exists(ChunkPath(fixture.DataDirectory, wrong)));
+
+        // Both in the trailer: both are checked.
+        var both = NewChunkId();
+        var badSha = await Assert.ThrowsAsync<RpcException>(() => PutWithTrailerAsync(Client, both, data, Sha256(changed), "", Cancel, trailerXxHash3: xxHash3));
+        Assert.Equal(StatusCode.DataLoss, badSha.StatusCode);
+        Assert.False(File.Exists(ChunkPath(fixture.DataDirectory, both)));
         await AssertNoTempFilesAsync();
     }
 

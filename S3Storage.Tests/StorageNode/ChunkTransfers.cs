@@ -54,8 +54,8 @@ internal static class ChunkTransfers
         return await call.ResponseAsync;
     }
 
-    /// <summary>A put as the gateway streams an upload: no hash in the header, the hash in a trailer (or none).</summary>
-    public static async Task<PutChunkResponse> PutWithTrailerAsync(NodeClient client, string chunkId, byte[] data, string? trailerSha256, string headerSha256, CancellationToken cancellationToken)
+    /// <summary>A put as a writer streams a chunk whose hash it learns only at the end: the SHA-256 or XxHash3 (or neither) in a trailer.</summary>
+    public static async Task<PutChunkResponse> PutWithTrailerAsync(NodeClient client, string chunkId, byte[] data, string? trailerSha256, string headerSha256, CancellationToken cancellationToken, ulong? trailerXxHash3 = null)
     {
         using var call = client.PutChunk(cancellationToken: cancellationToken);
         try
@@ -66,9 +66,15 @@ internal static class ChunkTransfers
                 await call.RequestStream.WriteAsync(new PutChunkRequest { Data = ByteString.CopyFrom(data, offset, Math.Min(MessageSize, data.Length - offset)) }, cancellationToken);
             }
 
-            if (trailerSha256 is not null)
+            if (trailerSha256 is not null || trailerXxHash3 is not null)
             {
-                await call.RequestStream.WriteAsync(new PutChunkRequest { Trailer = new ChunkTrailer { Sha256 = trailerSha256 } }, cancellationToken);
+                var trailer = new ChunkTrailer { Sha256 = trailerSha256 ?? "" };
+                if (trailerXxHash3 is { } xxHash3)
+                {
+                    trailer.Xxhash3 = xxHash3;
+                }
+
+                await call.RequestStream.WriteAsync(new PutChunkRequest { Trailer = trailer }, cancellationToken);
             }
 
             await call.RequestStream.CompleteAsync();
