@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using S3Storage.Contracts.Configuration;
 
 namespace S3Storage.AppHost.Tests;
 
@@ -87,6 +88,29 @@ public sealed class AppHostModelTests
         Assert.Single(metadata.Annotations.OfType<HealthCheckAnnotation>());
         Assert.All(model.Resources.OfType<ProjectResource>().Where(r => r.Name != "postgres"),
             service => Assert.Contains(service.Annotations.OfType<WaitAnnotation>(), wait => wait.Resource.Name == "metadata"));
+    }
+
+    [Fact]
+    public async Task The_gateway_and_every_node_get_the_services_runtime_environment()
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        var dataDirectory = Path.Combine(Path.GetTempPath(), "s3storage-model-" + Guid.NewGuid().ToString("N"));
+        var appHost = await DistributedApplicationTestingBuilder.CreateAsync<Projects.S3Storage_AppHost>(
+            ["--MetadataDatabase:Server=local", "--DataDirectory=" + dataDirectory], cancellationToken);
+        await using var app = await appHost.BuildAsync(cancellationToken);
+        var model = app.Services.GetRequiredService<DistributedApplicationModel>();
+        var publish = PublishContext(app);
+
+        var services = model.Resources.OfType<ProjectResource>().Where(r => r.Name == "gateway" || r.Name.StartsWith("storage-", StringComparison.Ordinal)).ToList();
+        Assert.Equal(7, services.Count);
+        foreach (var service in services)
+        {
+            var environment = await EnvironmentOfAsync(service, publish, cancellationToken);
+            foreach (var (key, value) in ServiceRuntime.Environment)
+            {
+                Assert.Equal(value, environment[key]);
+            }
+        }
     }
 
     // Publish-mode evaluation writes expressions instead of values: no endpoint needs allocating.

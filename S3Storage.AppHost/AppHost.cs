@@ -35,6 +35,7 @@ var gateway = builder.AddProject<Projects.S3Storage_Gateway>("gateway")
     .WithHttpHealthCheck("/health")
     .WithEnvironment("Access__AdminKey", adminKey)
     .WithEnvironment("Cluster__Secret", clusterSecret)
+    .WithServiceRuntime()
     .WithReference(metadata)
     .WaitFor(metadata);
 
@@ -53,6 +54,7 @@ for (var i = 1; i <= nodeCount; i++)
         .WithGrpcHealthCheck()
         .WithEnvironment("Node__Name", name)
         .WithEnvironment("Cluster__Secret", clusterSecret)
+        .WithServiceRuntime()
         .WithReference(metadata)
         .WaitFor(metadata);
 

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using S3Storage.Contracts.Configuration;
 
 namespace S3Storage.DevCluster.Processes;
 
@@ -58,6 +59,11 @@ public sealed class ServiceProcess : IAsyncDisposable
         startInfo.Environment["Logging__Console__FormatterName"] = "simple";
         startInfo.Environment["Logging__Console__FormatterOptions__SingleLine"] = "true";
         startInfo.Environment["Logging__Console__FormatterOptions__TimestampFormat"] = "HH:mm:ss.fff ";
+        foreach (var (key, value) in ServiceRuntime.Environment)
+        {
+            startInfo.Environment.TryAdd(key, value);
+        }
+
         foreach (var (key, value) in environment)
         {
             startInfo.Environment[key] = value;
