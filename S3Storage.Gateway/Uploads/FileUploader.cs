@@ -154,18 +154,43 @@ public sealed partial class FileUploader(
             LastActivity = now,
             ExpiresAt = now + uploadOptions.Value.SessionTimeout,
         };
-        db.Files.Add(file);
-        db.UploadSessions.Add(session);
-        // One SaveChanges is one transaction: file, chunks, replicas and session appear together.
-        // A connection lost around the COMMIT leaves its outcome unknown, and the retry would
-        // insert the same rows again (duplicate key): the retry first asks whether the file's
-        // row is there, and if so the first attempt committed.
-        await db.Database.CreateExecutionStrategy().ExecuteInTransactionAsync(
-            (db, cancellationToken),
-            static (state, _) => state.db.SaveChangesAsync(acceptAllChangesOnSuccess: false, state.cancellationToken),
-            (state, _) => state.db.Files.AsNoTracking().AnyAsync(f => f.FileId == file.FileId, state.cancellationToken),
+        var chunks = file.Chunks;
+        var replicaChunks = chunks.SelectMany(c => c.Replicas).Select(r => r.ChunkId).ToArray();
+        var replicaServers = chunks.SelectMany(c => c.Replicas).Select(r => r.ServerId).ToArray();
+        // One statement: file, chunks, planned copies and session appear together. Written by
+        // hand because EF sent the same as one command per row (20 for a file of six chunks at
+        // R=2), and that was most of a small upload's database work. A connection lost around
+        // the commit leaves its outcome unknown, and the retry would insert the same rows again
+        // (duplicate key): the retry first asks whether the file's row is there, and if so the
+        // first attempt committed.
+        await db.Database.CreateExecutionStrategy().ExecuteAsync(
+            0,
+            (context, _, ct) => context.Database.ExecuteSqlAsync($"""
+                WITH new_file AS (
+                    INSERT INTO files (file_id, filename, content_type, total_size, chunk_size, num_chunks, upload_status)
+                    VALUES ({file.FileId}, {file.Filename}, {file.ContentType}, {file.TotalSize}, {file.ChunkSize}, {file.NumChunks}, 'pending')
+                    RETURNING file_id),
+                new_session AS (
+                    INSERT INTO upload_sessions (session_id, file_id, client_ip, started_at, last_activity, expires_at, status, bytes_received)
+                    SELECT {session.SessionId}, file_id, {session.ClientIp}::inet, {now}, {now}, {session.ExpiresAt}, 'active', 0
+                    FROM new_file),
+                new_chunks AS (
+                    INSERT INTO chunks (chunk_id, file_id, chunk_number, chunk_size, upload_status)
+                    SELECT u.chunk_id, f.file_id, u.chunk_number, u.chunk_size, 'pending'
+                    FROM new_file AS f,
+                        unnest({chunks.Select(c => c.ChunkId).ToArray()}::uuid[], {chunks.Select(c => c.ChunkNumber).ToArray()}::int[], {chunks.Select(c => c.ChunkSize).ToArray()}::bigint[])
+                            AS u(chunk_id, chunk_number, chunk_size)
+                    RETURNING chunk_id)
+                INSERT INTO chunk_replicas (chunk_id, server_id, status)
+                SELECT r.chunk_id, r.server_id, 'pending'
+                FROM unnest({replicaChunks}::uuid[], {replicaServers}::uuid[]) AS r(chunk_id, server_id)
+                WHERE r.chunk_id IN (SELECT chunk_id FROM new_chunks)
+                """, ct),
+            async (context, _, ct) => new ExecutionResult<int>(await context.Set<StoredFile>().AsNoTracking().AnyAsync(f => f.FileId == file.FileId, ct), 0),
             cancellationToken);
-        db.ChangeTracker.AcceptAllChanges();
+        // Tracked from here as the rows they now are: the upload records copies and settles them through EF.
+        db.Attach(file);
+        db.Attach(session);
         return new Upload(file, session, placements);
     }
 
