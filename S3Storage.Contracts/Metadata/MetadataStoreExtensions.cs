@@ -18,12 +18,12 @@ public static class MetadataStoreExtensions
 
     public static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(2);
 
-    /// <summary>The health check the Aspire integration registers for the metadata database.</summary>
+    /// <summary>The name of the metadata database's health check.</summary>
     public const string HealthCheckName = nameof(MetadataDbContext);
 
     /// <summary>
     /// The metadata store through Aspire's Npgsql EF Core client integration (pooled DbContext,
-    /// retry on transient failures, a health check, Npgsql traces and metrics), with the
+    /// retry on transient failures, Npgsql traces and metrics) and a health check, with the
     /// connection string validated at start-up, statements auto-prepared, and migrations
     /// applied before the host serves.
     /// </summary>
@@ -44,8 +44,11 @@ public static class MetadataStoreExtensions
                 settings.ConnectionString = WithStatementPreparation(settings.ConnectionString);
                 // Retries are configured below instead of Aspire's default (6, up to 30 s apart).
                 settings.DisableRetry = true;
+                // Its check reports an abandoned probe as a failed database: ours is below.
+                settings.DisableHealthChecks = true;
             },
             options => options.UseNpgsql(npgsql => npgsql.EnableRetryOnFailure(MaxRetries, MaxRetryDelay, errorCodesToAdd: null)));
+        services.AddHealthChecks().AddCheck<MetadataDatabaseHealthCheck>(HealthCheckName);
 
         if (applyMigrationsAtStartup)
         {
