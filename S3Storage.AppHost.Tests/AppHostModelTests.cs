@@ -68,9 +68,7 @@ public sealed class AppHostModelTests
     {
         var cancellationToken = TestContext.Current.CancellationToken;
         var dataDirectory = Path.Combine(Path.GetTempPath(), "s3storage-model-" + Guid.NewGuid().ToString("N"));
-        var appHost = await DistributedApplicationTestingBuilder.CreateAsync<Projects.S3Storage_AppHost>(
-            ["--MetadataDatabase:Server=local", "--DataDirectory=" + dataDirectory], cancellationToken);
-        await using var app = await appHost.BuildAsync(cancellationToken);
+        await using var app = await BuildLocalAsync(dataDirectory, cancellationToken);
         var model = app.Services.GetRequiredService<DistributedApplicationModel>();
         var publish = PublishContext(app);
 
@@ -95,9 +93,7 @@ public sealed class AppHostModelTests
     {
         var cancellationToken = TestContext.Current.CancellationToken;
         var dataDirectory = Path.Combine(Path.GetTempPath(), "s3storage-model-" + Guid.NewGuid().ToString("N"));
-        var appHost = await DistributedApplicationTestingBuilder.CreateAsync<Projects.S3Storage_AppHost>(
-            ["--MetadataDatabase:Server=local", "--DataDirectory=" + dataDirectory], cancellationToken);
-        await using var app = await appHost.BuildAsync(cancellationToken);
+        await using var app = await BuildLocalAsync(dataDirectory, cancellationToken);
         var model = app.Services.GetRequiredService<DistributedApplicationModel>();
         var publish = PublishContext(app);
 
@@ -111,6 +107,14 @@ public sealed class AppHostModelTests
                 Assert.Equal(value, environment[key]);
             }
         }
+    }
+
+    /// <summary>The AppHost's model in the local-database setup, its state under <paramref name="dataDirectory"/>.</summary>
+    private static async Task<DistributedApplication> BuildLocalAsync(string dataDirectory, CancellationToken cancellationToken)
+    {
+        var appHost = await DistributedApplicationTestingBuilder.CreateAsync<Projects.S3Storage_AppHost>(
+            ["--MetadataDatabase:Server=local", "--DataDirectory=" + dataDirectory], cancellationToken);
+        return await appHost.BuildAsync(cancellationToken);
     }
 
     // Publish-mode evaluation writes expressions instead of values: no endpoint needs allocating.
