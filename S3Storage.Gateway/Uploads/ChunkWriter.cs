@@ -24,7 +24,8 @@ public sealed record StoredCopies(IReadOnlyList<NodeInfo> Holders, string? Sha25
 /// Streams one chunk of an upload to its replicas in parallel: every byte is read once from the
 /// client, hashed into the file's SHA-256 and the chunk's XxHash3 from the same buffer, and sent
 /// to each replica. Each node checks the XxHash3 (so it holds exactly what was sent) and answers
-/// with the SHA-256 it computed; the copies must agree on it. A node that cannot be opened is retried, then replaced by the next node on the ring;
+/// with the SHA-256 it computed; the copies must agree on it. A node that cannot be opened is
+/// retried, then replaced by the next node on the ring;
 /// a node that fails mid-chunk is dropped and the chunk goes on to the others (the uploader
 /// copies it back to full replication afterwards).
 /// </summary>
