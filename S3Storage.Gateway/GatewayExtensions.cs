@@ -11,6 +11,7 @@ using S3Storage.Gateway.Cluster;
 using S3Storage.Gateway.Downloads;
 using S3Storage.Gateway.Files;
 using S3Storage.Gateway.Maintenance;
+using S3Storage.Gateway.S3;
 using S3Storage.Gateway.Telemetry;
 using S3Storage.Gateway.Uploads;
 
@@ -47,6 +48,7 @@ public static class GatewayExtensions
 
         builder.AddMetadataStore();
         builder.AddAccessControl();
+        builder.AddS3Api();
         services.AddSingleton<GatewayMetrics>();
         services.AddSingleton<ClusterView>();
         services.AddSingleton<NodeClients>();

@@ -1,6 +1,7 @@
 using S3Storage.Gateway;
 using S3Storage.Gateway.Access;
 using S3Storage.Gateway.Apis;
+using S3Storage.Gateway.S3;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -16,6 +17,8 @@ app.MapDefaultEndpoints(GatewayHealth.WriteAsync);
 app.MapFilesApi();
 app.MapAdminApi();
 app.MapKeysApi();
+app.MapBucketGrantsApi();
 app.MapApiDocument();
+app.MapS3Api();
 
 app.Run();

@@ -102,8 +102,11 @@ public static class Extensions
 
         // Probes are never authenticated or rate limited: the orchestrator and ACA have no key,
         // and a probe refused under load would restart a healthy service.
-        app.MapHealthChecks(HealthEndpointPath, health).AllowAnonymous().DisableRateLimiting();
-        app.MapHealthChecks(AlivenessEndpointPath, new HealthCheckOptions { Predicate = check => check.Tags.Contains(LiveTag) }).AllowAnonymous().DisableRateLimiting();
+        // GET and HEAD only: other methods on these paths are not probes (on the gateway they
+        // reach the S3 API, which refuses the reserved bucket name).
+        var probeMethods = new Microsoft.AspNetCore.Routing.HttpMethodMetadata([Microsoft.AspNetCore.Http.HttpMethods.Get, Microsoft.AspNetCore.Http.HttpMethods.Head]);
+        app.MapHealthChecks(HealthEndpointPath, health).AllowAnonymous().DisableRateLimiting().WithMetadata(probeMethods);
+        app.MapHealthChecks(AlivenessEndpointPath, new HealthCheckOptions { Predicate = check => check.Tags.Contains(LiveTag) }).AllowAnonymous().DisableRateLimiting().WithMetadata(probeMethods);
         return app;
     }
 }

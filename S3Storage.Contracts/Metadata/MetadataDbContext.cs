@@ -21,6 +21,20 @@ public sealed class MetadataDbContext(DbContextOptions<MetadataDbContext> option
 
     public DbSet<AccessKey> AccessKeys => Set<AccessKey>();
 
+    public DbSet<Bucket> Buckets => Set<Bucket>();
+
+    public DbSet<BucketGrant> BucketGrants => Set<BucketGrant>();
+
+    public DbSet<StoredObject> Objects => Set<StoredObject>();
+
+    public DbSet<ObjectBlob> ObjectBlobs => Set<ObjectBlob>();
+
+    public DbSet<MultipartUpload> MultipartUploads => Set<MultipartUpload>();
+
+    public DbSet<MultipartPart> MultipartParts => Set<MultipartPart>();
+
+    public DbSet<ReleasedBlob> ReleasedBlobs => Set<ReleasedBlob>();
+
     /// <summary>
     /// The gateways' Data Protection key ring, shared through the database so that every
     /// gateway can decrypt the access key secrets another one encrypted.

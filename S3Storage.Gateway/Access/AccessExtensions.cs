@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 using S3Storage.Contracts.Metadata;
+using S3Storage.Gateway.S3.Signing;
 
 namespace S3Storage.Gateway.Access;
 
@@ -12,6 +13,9 @@ public static class AccessExtensions
 {
     /// <summary>Shared by every gateway, so each reads the secrets another encrypted.</summary>
     public const string DataProtectionApplicationName = "S3Storage";
+
+    /// <summary>The default authentication scheme: forwards to the bearer or the Signature V4 handler.</summary>
+    public const string GatewayScheme = "Gateway";
 
     /// <summary>Access keys, roles and request limits. Call after <c>AddMetadataStore</c>: the key ring needs the migrated schema.</summary>
     public static IHostApplicationBuilder AddAccessControl(this IHostApplicationBuilder builder)
@@ -29,8 +33,18 @@ public static class AccessExtensions
         services.AddMemoryCache();
         services.AddScoped<AccessKeyStore>();
         services.AddSingleton<AccessKeyCache>();
-        services.AddAuthentication(AccessKeyAuthenticationHandler.SchemeName)
-            .AddScheme<AuthenticationSchemeOptions, AccessKeyAuthenticationHandler>(AccessKeyAuthenticationHandler.SchemeName, null);
+        // One default scheme that hands each request to the handler for how it is signed: S3
+        // clients sign with Signature V4, REST clients send a bearer key. Challenges and
+        // refusals are the REST API's (the S3 API writes its own errors).
+        services.AddAuthentication(GatewayScheme)
+            .AddPolicyScheme(GatewayScheme, "Bearer key or AWS Signature V4", policy =>
+            {
+                policy.ForwardDefaultSelector = context => SigV4AuthenticationHandler.Claims(context.Request) ? SigV4AuthenticationHandler.SchemeName : AccessKeyAuthenticationHandler.SchemeName;
+                policy.ForwardChallenge = AccessKeyAuthenticationHandler.SchemeName;
+                policy.ForwardForbid = AccessKeyAuthenticationHandler.SchemeName;
+            })
+            .AddScheme<AuthenticationSchemeOptions, AccessKeyAuthenticationHandler>(AccessKeyAuthenticationHandler.SchemeName, null)
+            .AddScheme<AuthenticationSchemeOptions, SigV4AuthenticationHandler>(SigV4AuthenticationHandler.SchemeName, null);
         services.AddAuthorization(AccessPolicies.Add);
         services.AddRateLimiter(RequestLimits.Configure);
 

@@ -61,6 +61,14 @@ public static class RequestLimits
         context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
         context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
         var limits = context.RequestServices.GetRequiredService<IOptions<RateLimitOptions>>().Value;
+        if (context.GetEndpoint()?.Metadata.GetMetadata<S3.S3EndpointMarker>() is not null)
+        {
+            // S3 clients back off and retry on SlowDown (503), not on 429.
+            await S3.S3Api.WriteErrorAsync(context, S3.S3Errors.SlowDown($"Reduce your request rate. Retry after {seconds} s."), context.Request.Path);
+            context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+            return;
+        }
+
         var who = KeyOf(context) is { } keyId ? $"access key {keyId}" : $"client {AddressOf(context)} (no valid key)";
         var detail = concurrency
             ? $"Too many requests at once for {who}: at most {limits.ConcurrentUploadsPerKey} uploads run at the same time per key. Retry after {seconds} s."

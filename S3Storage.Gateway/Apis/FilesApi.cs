@@ -171,6 +171,10 @@ public static class FilesApi
                 StoreFailure.UploadInProgress,
                 "The upload is in progress",
                 $"File {fileId} is still being uploaded; delete it once the upload has finished or failed."),
+            DeleteOutcome.InUse => StoreProblems.Result(
+                StoreFailure.FileInUse,
+                "The file belongs to an S3 object",
+                $"File {fileId} is a blob of an S3 object or multipart upload; delete it through the S3 API."),
             _ => NotFound(fileId),
         };
     }

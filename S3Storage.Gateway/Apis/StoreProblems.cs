@@ -15,7 +15,7 @@ public static class StoreProblems
         StoreFailure.TooLarge => StatusCodes.Status413PayloadTooLarge,
         StoreFailure.UploadStalled => StatusCodes.Status408RequestTimeout,
         StoreFailure.FileNotFound => StatusCodes.Status404NotFound,
-        StoreFailure.FileNotComplete or StoreFailure.UploadInProgress => StatusCodes.Status409Conflict,
+        StoreFailure.FileNotComplete or StoreFailure.UploadInProgress or StoreFailure.FileInUse => StatusCodes.Status409Conflict,
         StoreFailure.NodesUnavailable or StoreFailure.DatabaseUnavailable => StatusCodes.Status503ServiceUnavailable,
         _ => throw new ArgumentOutOfRangeException(nameof(failure), failure, "Every failure needs a status code."),
     };

@@ -27,6 +27,9 @@ public enum StoreFailure
     /// <summary>The file is still being uploaded, so it cannot be deleted yet.</summary>
     UploadInProgress,
 
+    /// <summary>The file is a blob of an S3 object or multipart upload, so it cannot be deleted on its own.</summary>
+    FileInUse,
+
     /// <summary>Too few storage nodes answer to store the file with its copies, or to read a chunk: try again shortly.</summary>
     NodesUnavailable,
 

@@ -10,6 +10,9 @@ public enum DeleteOutcome
     Deleted,
     NotFound,
     UploadInProgress,
+
+    /// <summary>The file is a blob of an S3 object or of a multipart upload's part.</summary>
+    InUse,
 }
 
 /// <summary>
@@ -36,9 +39,17 @@ public sealed partial class FileDeleter(MetadataDbContext db, ChunkRemover remov
         }
 
         var copies = file.Chunks.SelectMany(c => c.Replicas).Select(r => new ReplicaToRemove(r.ChunkId, r.ServerId)).ToList();
-        if (await db.Files.Where(f => f.FileId == fileId).ExecuteDeleteAsync(cancellationToken) == 0)
+        try
         {
-            return DeleteOutcome.NotFound;
+            if (await db.Files.Where(f => f.FileId == fileId).ExecuteDeleteAsync(cancellationToken) == 0)
+            {
+                return DeleteOutcome.NotFound;
+            }
+        }
+        catch (Npgsql.PostgresException e) when (e.SqlState == Npgsql.PostgresErrorCodes.ForeignKeyViolation)
+        {
+            // object_blobs and multipart_parts refuse to lose their blob.
+            return DeleteOutcome.InUse;
         }
 
         var removed = await remover.RemoveAsync(copies, CancellationToken.None);

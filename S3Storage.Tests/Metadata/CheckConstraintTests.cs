@@ -12,6 +12,10 @@ public sealed class CheckConstraintTests(MetadataDatabase database) : IClassFixt
     /// <summary>A row per test, as the other tables get.</summary>
     private readonly string _accessKeyId = S3Storage.Contracts.Access.AccessKeyToken.Generate().AccessKeyId;
 
+    private readonly string _bucket = "ck-" + Guid.NewGuid().ToString("N")[..12];
+
+    private readonly string _uploadId = Guid.NewGuid().ToString("N");
+
     private StoredFile _file = null!;
     private StorageServer _server = null!;
 
@@ -26,6 +30,12 @@ public sealed class CheckConstraintTests(MetadataDatabase database) : IClassFixt
         db.UploadSessions.Add(TestRows.Session(_file.FileId, DateTimeOffset.UtcNow, TimeSpan.FromHours(1)));
         db.HashRingNodes.Add(new HashRingNode { ServerId = _server.ServerId, VirtualNodeIndex = 0, HashValue = 12345 });
         db.AccessKeys.Add(new AccessKey { AccessKeyId = _accessKeyId, Name = "checks", Role = AccessRole.ReadOnly, ProtectedSecret = "ciphertext", CreatedAt = DateTimeOffset.UtcNow });
+        db.Buckets.Add(new Bucket { Name = _bucket, OwnerAccessKeyId = _accessKeyId });
+        db.BucketGrants.Add(new BucketGrant { BucketName = _bucket, AccessKeyId = _accessKeyId, Permission = BucketPermission.Owner });
+        var objectId = Guid.NewGuid();
+        db.Objects.Add(new StoredObject { ObjectId = objectId, BucketName = _bucket, Key = "k", Etag = "e", ContentType = "binary/octet-stream", Blobs = [new ObjectBlob { ObjectId = objectId, Ordinal = 0, FileId = _file.FileId }] });
+        db.MultipartUploads.Add(new MultipartUpload { UploadId = _uploadId, BucketName = _bucket, Key = "k", InitiatorAccessKeyId = _accessKeyId, ContentType = "binary/octet-stream", CreatedAt = DateTimeOffset.UtcNow });
+        db.MultipartParts.Add(new MultipartPart { UploadId = _uploadId, PartNumber = 1, FileId = _file.FileId, Etag = new string('a', 32), UploadedAt = DateTimeOffset.UtcNow });
         await db.SaveChangesAsync(Cancel);
     }
 
@@ -70,6 +80,19 @@ public sealed class CheckConstraintTests(MetadataDatabase database) : IClassFixt
         { "ck_access_keys_access_key_id", "access_keys", "access_key_id = 'AKIAIOSFODNN7EXAMPLE'" },
         { "ck_access_keys_access_key_id", "access_keys", "access_key_id = 'S3SKlowercaseletters'" },
         { "ck_access_keys_expires_at", "access_keys", "expires_at = created_at" },
+        { "ck_buckets_name", "buckets", "name = 'Upper'" },
+        { "ck_buckets_name", "buckets", "name = 'ab'" },
+        { "ck_bucket_grants_permission", "bucket_grants", "permission = 'admin'" },
+        { "ck_objects_key", "objects", "key = ''" },
+        { "ck_objects_key", "objects", "key = repeat('é', 513)" },
+        { "ck_objects_size", "objects", "size = -1" },
+        { "ck_objects_headers", "objects", "headers = '[]'::jsonb" },
+        { "ck_object_blobs_ordinal", "object_blobs", "ordinal = -1" },
+        { "ck_multipart_uploads_key", "multipart_uploads", "key = ''" },
+        { "ck_multipart_uploads_headers", "multipart_uploads", "headers = '1'::jsonb" },
+        { "ck_multipart_parts_part_number", "multipart_parts", "part_number = 10001" },
+        { "ck_multipart_parts_part_number", "multipart_parts", "part_number = 0" },
+        { "ck_multipart_parts_etag", "multipart_parts", "etag = repeat('G', 32)" },
     };
 
     [Theory]
@@ -82,6 +105,10 @@ public sealed class CheckConstraintTests(MetadataDatabase database) : IClassFixt
         {
             "files" or "chunks" or "upload_sessions" => $"file_id = '{_file.FileId}'",
             "access_keys" => $"access_key_id = '{_accessKeyId}'",
+            "buckets" => $"name = '{_bucket}'",
+            "bucket_grants" or "objects" => $"bucket_name = '{_bucket}'",
+            "object_blobs" => $"file_id = '{_file.FileId}'",
+            "multipart_uploads" or "multipart_parts" => $"upload_id = '{_uploadId}'",
             _ => $"server_id = '{_server.ServerId}'",
         };
         await using var command = new NpgsqlCommand($"UPDATE {table} SET {set} WHERE {filter}", connection);

@@ -101,6 +101,14 @@ await using (cluster)
     Console.WriteLine($"postgres {cluster.MetadataConnectionString}");
     // The key to use the cluster with (README: export S3STORAGE_KEY=...); kept in <data>/admin-key.
     Console.WriteLine($"admin-key {cluster.AdminKey}");
+    // The same key for S3 tools: `export` these two lines, then aws --endpoint-url <gateway> s3 ls.
+    if (S3Storage.Contracts.Access.AccessKeyToken.TryParse(cluster.AdminKey, out var s3Key))
+    {
+        Console.WriteLine($"s3-endpoint {cluster.Gateway.Address.ToString().TrimEnd('/')}");
+        Console.WriteLine($"AWS_ACCESS_KEY_ID={s3Key.AccessKeyId}");
+        Console.WriteLine($"AWS_SECRET_ACCESS_KEY={s3Key.Secret}");
+    }
+
     foreach (var node in cluster.Nodes)
     {
         Console.WriteLine($"{node.Name} {node.Address.ToString().TrimEnd('/')} pid {node.Process.Id} data {node.DataDirectory}");

@@ -98,6 +98,63 @@ namespace S3Storage.Contracts.Metadata.Migrations
                         });
                 });
 
+            modelBuilder.Entity("S3Storage.Contracts.Metadata.Entities.Bucket", b =>
+                {
+                    b.Property<string>("Name")
+                        .HasMaxLength(63)
+                        .HasColumnType("character varying(63)")
+                        .HasColumnName("name")
+                        .UseCollation("C");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at")
+                        .HasDefaultValueSql("now()");
+
+                    b.Property<string>("OwnerAccessKeyId")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("owner_access_key_id");
+
+                    b.HasKey("Name")
+                        .HasName("pk_buckets");
+
+                    b.ToTable("buckets", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_buckets_name", "name ~ '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$'");
+                        });
+                });
+
+            modelBuilder.Entity("S3Storage.Contracts.Metadata.Entities.BucketGrant", b =>
+                {
+                    b.Property<string>("BucketName")
+                        .HasColumnType("character varying(63)")
+                        .HasColumnName("bucket_name");
+
+                    b.Property<string>("AccessKeyId")
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("access_key_id");
+
+                    b.Property<string>("Permission")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("permission");
+
+                    b.HasKey("BucketName", "AccessKeyId")
+                        .HasName("pk_bucket_grants");
+
+                    b.HasIndex("AccessKeyId")
+                        .HasDatabaseName("ix_bucket_grants_access_key_id");
+
+                    b.ToTable("bucket_grants", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_bucket_grants_permission", "permission IN ('read', 'write', 'owner')");
+                        });
+                });
+
             modelBuilder.Entity("S3Storage.Contracts.Metadata.Entities.ChunkReplica", b =>
                 {
                     b.Property<Guid>("ChunkId")
@@ -161,6 +218,160 @@ namespace S3Storage.Contracts.Metadata.Migrations
 
                             t.HasCheckConstraint("ck_hash_ring_nodes_virtual_node_index", "virtual_node_index >= 0");
                         });
+                });
+
+            modelBuilder.Entity("S3Storage.Contracts.Metadata.Entities.MultipartPart", b =>
+                {
+                    b.Property<string>("UploadId")
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("upload_id");
+
+                    b.Property<int>("PartNumber")
+                        .HasColumnType("integer")
+                        .HasColumnName("part_number");
+
+                    b.Property<string>("Etag")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character(32)")
+                        .HasColumnName("etag")
+                        .IsFixedLength();
+
+                    b.Property<Guid>("FileId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("file_id");
+
+                    b.Property<long>("Size")
+                        .HasColumnType("bigint")
+                        .HasColumnName("size");
+
+                    b.Property<DateTimeOffset>("UploadedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("uploaded_at");
+
+                    b.HasKey("UploadId", "PartNumber")
+                        .HasName("pk_multipart_parts");
+
+                    b.HasIndex("FileId")
+                        .IsUnique()
+                        .HasDatabaseName("ix_multipart_parts_file_id");
+
+                    b.ToTable("multipart_parts", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_multipart_parts_etag", "etag ~ '^[0-9a-f]{32}$'");
+
+                            t.HasCheckConstraint("ck_multipart_parts_part_number", "part_number BETWEEN 1 AND 10000");
+                        });
+                });
+
+            modelBuilder.Entity("S3Storage.Contracts.Metadata.Entities.MultipartUpload", b =>
+                {
+                    b.Property<string>("UploadId")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("upload_id");
+
+                    b.Property<string>("BucketName")
+                        .IsRequired()
+                        .HasColumnType("character varying(63)")
+                        .HasColumnName("bucket_name");
+
+                    b.Property<DateTimeOffset?>("CompletedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("completed_at");
+
+                    b.Property<string>("CompletedEtag")
+                        .HasMaxLength(48)
+                        .HasColumnType("character varying(48)")
+                        .HasColumnName("completed_etag");
+
+                    b.Property<string>("ContentType")
+                        .IsRequired()
+                        .HasMaxLength(255)
+                        .HasColumnType("character varying(255)")
+                        .HasColumnName("content_type");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Headers")
+                        .HasColumnType("jsonb")
+                        .HasColumnName("headers");
+
+                    b.Property<string>("InitiatorAccessKeyId")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)")
+                        .HasColumnName("initiator_access_key_id");
+
+                    b.Property<string>("Key")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("key")
+                        .UseCollation("C");
+
+                    b.HasKey("UploadId")
+                        .HasName("pk_multipart_uploads");
+
+                    b.HasIndex("CreatedAt")
+                        .HasDatabaseName("ix_multipart_uploads_created_at");
+
+                    b.HasIndex("BucketName", "Key", "CreatedAt")
+                        .HasDatabaseName("ix_multipart_uploads_bucket_name_key_created_at");
+
+                    b.ToTable("multipart_uploads", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_multipart_uploads_headers", "headers IS NULL OR jsonb_typeof(headers) = 'object'");
+
+                            t.HasCheckConstraint("ck_multipart_uploads_key", "octet_length(key) BETWEEN 1 AND 1024");
+                        });
+                });
+
+            modelBuilder.Entity("S3Storage.Contracts.Metadata.Entities.ObjectBlob", b =>
+                {
+                    b.Property<Guid>("ObjectId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("object_id");
+
+                    b.Property<int>("Ordinal")
+                        .HasColumnType("integer")
+                        .HasColumnName("ordinal");
+
+                    b.Property<Guid>("FileId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("file_id");
+
+                    b.HasKey("ObjectId", "Ordinal")
+                        .HasName("pk_object_blobs");
+
+                    b.HasIndex("FileId")
+                        .IsUnique()
+                        .HasDatabaseName("ix_object_blobs_file_id");
+
+                    b.ToTable("object_blobs", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_object_blobs_ordinal", "ordinal >= 0");
+                        });
+                });
+
+            modelBuilder.Entity("S3Storage.Contracts.Metadata.Entities.ReleasedBlob", b =>
+                {
+                    b.Property<Guid>("FileId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("file_id");
+
+                    b.Property<DateTimeOffset>("ReleasedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("released_at");
+
+                    b.HasKey("FileId")
+                        .HasName("pk_released_blobs");
+
+                    b.HasIndex("ReleasedAt")
+                        .HasDatabaseName("ix_released_blobs_released_at");
+
+                    b.ToTable("released_blobs", (string)null);
                 });
 
             modelBuilder.Entity("S3Storage.Contracts.Metadata.Entities.StorageServer", b =>
@@ -386,6 +597,64 @@ namespace S3Storage.Contracts.Metadata.Migrations
                         });
                 });
 
+            modelBuilder.Entity("S3Storage.Contracts.Metadata.Entities.StoredObject", b =>
+                {
+                    b.Property<Guid>("ObjectId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("object_id");
+
+                    b.Property<string>("BucketName")
+                        .IsRequired()
+                        .HasColumnType("character varying(63)")
+                        .HasColumnName("bucket_name");
+
+                    b.Property<string>("ContentType")
+                        .IsRequired()
+                        .HasMaxLength(255)
+                        .HasColumnType("character varying(255)")
+                        .HasColumnName("content_type");
+
+                    b.Property<string>("Etag")
+                        .IsRequired()
+                        .HasMaxLength(48)
+                        .HasColumnType("character varying(48)")
+                        .HasColumnName("etag");
+
+                    b.Property<string>("Headers")
+                        .HasColumnType("jsonb")
+                        .HasColumnName("headers");
+
+                    b.Property<string>("Key")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("key")
+                        .UseCollation("C");
+
+                    b.Property<DateTimeOffset>("LastModified")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("last_modified");
+
+                    b.Property<long>("Size")
+                        .HasColumnType("bigint")
+                        .HasColumnName("size");
+
+                    b.HasKey("ObjectId")
+                        .HasName("pk_objects");
+
+                    b.HasIndex("BucketName", "Key")
+                        .IsUnique()
+                        .HasDatabaseName("ix_objects_bucket_name_key");
+
+                    b.ToTable("objects", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_objects_headers", "headers IS NULL OR jsonb_typeof(headers) = 'object'");
+
+                            t.HasCheckConstraint("ck_objects_key", "octet_length(key) BETWEEN 1 AND 1024");
+
+                            t.HasCheckConstraint("ck_objects_size", "size >= 0");
+                        });
+                });
+
             modelBuilder.Entity("S3Storage.Contracts.Metadata.Entities.UploadSession", b =>
                 {
                     b.Property<Guid>("SessionId")
@@ -442,6 +711,16 @@ namespace S3Storage.Contracts.Metadata.Migrations
                         });
                 });
 
+            modelBuilder.Entity("S3Storage.Contracts.Metadata.Entities.BucketGrant", b =>
+                {
+                    b.HasOne("S3Storage.Contracts.Metadata.Entities.Bucket", null)
+                        .WithMany()
+                        .HasForeignKey("BucketName")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_bucket_grants_buckets_bucket_name");
+                });
+
             modelBuilder.Entity("S3Storage.Contracts.Metadata.Entities.ChunkReplica", b =>
                 {
                     b.HasOne("S3Storage.Contracts.Metadata.Entities.StoredChunk", "Chunk")
@@ -475,6 +754,62 @@ namespace S3Storage.Contracts.Metadata.Migrations
                     b.Navigation("Server");
                 });
 
+            modelBuilder.Entity("S3Storage.Contracts.Metadata.Entities.MultipartPart", b =>
+                {
+                    b.HasOne("S3Storage.Contracts.Metadata.Entities.StoredFile", null)
+                        .WithMany()
+                        .HasForeignKey("FileId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_multipart_parts_files_file_id");
+
+                    b.HasOne("S3Storage.Contracts.Metadata.Entities.MultipartUpload", null)
+                        .WithMany("Parts")
+                        .HasForeignKey("UploadId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_multipart_parts_multipart_uploads_upload_id");
+                });
+
+            modelBuilder.Entity("S3Storage.Contracts.Metadata.Entities.MultipartUpload", b =>
+                {
+                    b.HasOne("S3Storage.Contracts.Metadata.Entities.Bucket", null)
+                        .WithMany()
+                        .HasForeignKey("BucketName")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_multipart_uploads_buckets_bucket_name");
+                });
+
+            modelBuilder.Entity("S3Storage.Contracts.Metadata.Entities.ObjectBlob", b =>
+                {
+                    b.HasOne("S3Storage.Contracts.Metadata.Entities.StoredFile", "File")
+                        .WithMany()
+                        .HasForeignKey("FileId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_object_blobs_files_file_id");
+
+                    b.HasOne("S3Storage.Contracts.Metadata.Entities.StoredObject", null)
+                        .WithMany("Blobs")
+                        .HasForeignKey("ObjectId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_object_blobs_objects_object_id");
+
+                    b.Navigation("File");
+                });
+
+            modelBuilder.Entity("S3Storage.Contracts.Metadata.Entities.ReleasedBlob", b =>
+                {
+                    b.HasOne("S3Storage.Contracts.Metadata.Entities.StoredFile", null)
+                        .WithMany()
+                        .HasForeignKey("FileId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_released_blobs_files_file_id");
+                });
+
             modelBuilder.Entity("S3Storage.Contracts.Metadata.Entities.StoredChunk", b =>
                 {
                     b.HasOne("S3Storage.Contracts.Metadata.Entities.StoredFile", "File")
@@ -487,6 +822,16 @@ namespace S3Storage.Contracts.Metadata.Migrations
                     b.Navigation("File");
                 });
 
+            modelBuilder.Entity("S3Storage.Contracts.Metadata.Entities.StoredObject", b =>
+                {
+                    b.HasOne("S3Storage.Contracts.Metadata.Entities.Bucket", null)
+                        .WithMany()
+                        .HasForeignKey("BucketName")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_objects_buckets_bucket_name");
+                });
+
             modelBuilder.Entity("S3Storage.Contracts.Metadata.Entities.UploadSession", b =>
                 {
                     b.HasOne("S3Storage.Contracts.Metadata.Entities.StoredFile", "File")
@@ -497,6 +842,11 @@ namespace S3Storage.Contracts.Metadata.Migrations
                         .HasConstraintName("fk_upload_sessions_files_file_id");
 
                     b.Navigation("File");
+                });
+
+            modelBuilder.Entity("S3Storage.Contracts.Metadata.Entities.MultipartUpload", b =>
+                {
+                    b.Navigation("Parts");
                 });
 
             modelBuilder.Entity("S3Storage.Contracts.Metadata.Entities.StorageServer", b =>
@@ -514,6 +864,11 @@ namespace S3Storage.Contracts.Metadata.Migrations
                     b.Navigation("Chunks");
 
                     b.Navigation("Sessions");
+                });
+
+            modelBuilder.Entity("S3Storage.Contracts.Metadata.Entities.StoredObject", b =>
+                {
+                    b.Navigation("Blobs");
                 });
 #pragma warning restore 612, 618
         }

@@ -1,0 +1,138 @@
+using System.Text;
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+using S3Storage.Contracts.Metadata;
+using S3Storage.Contracts.Metadata.Entities;
+using S3Storage.Gateway.Files;
+
+namespace S3Storage.Gateway.S3.Objects;
+
+/// <summary>What an object is made of when it is written: its blobs in order and what is stored with it.</summary>
+public sealed record ObjectVersion(Guid ObjectId, IReadOnlyList<Guid> Blobs, long Size, string ETag, string ContentType, IReadOnlyDictionary<string, string> Headers, DateTimeOffset LastModified);
+
+/// <summary>
+/// Objects as keys pointing at blobs. A write or delete switches the key in one transaction
+/// that also records the blobs it let go of (<c>released_blobs</c>); the blobs are deleted
+/// after the commit, and if this gateway dies first the maintenance sweep deletes them. So a
+/// reader sees the old object or the new one, never a mix, and no blob is lost or leaked.
+/// </summary>
+public sealed partial class ObjectStore(MetadataDbContext db, FileDeleter deleter, ILogger<ObjectStore> logger)
+{
+    /// <summary>Advisory lock class of a key's writes; distinct from the other lock classes of the schema.</summary>
+    private const int KeyLockClass = 0x53334b59;
+
+    public static string KeyBytesCheck(string key) =>
+        Encoding.UTF8.GetByteCount(key) > 1024
+            ? throw S3Errors.KeyTooLong($"Your key is {Encoding.UTF8.GetByteCount(key)} bytes; the longest key is 1024 bytes.")
+            : key;
+
+    /// <summary>The object at the key with its blobs' chunks and copies, or null.</summary>
+    public Task<StoredObject?> FindAsync(string bucket, string key, CancellationToken cancellationToken) =>
+        db.Objects.AsNoTracking()
+            .Include(o => o.Blobs.OrderBy(b => b.Ordinal))
+            .ThenInclude(b => b.File!)
+            .ThenInclude(f => f.Chunks.OrderBy(c => c.ChunkNumber))
+            .ThenInclude(c => c.Replicas)
+            .AsSingleQuery()
+            .SingleOrDefaultAsync(o => o.BucketName == bucket && o.Key == key, cancellationToken);
+
+    /// <summary>Makes <paramref name="version"/> the object at the key, releasing what it replaces; <paramref name="mustNotExist"/> is If-None-Match: *.</summary>
+    public async Task PutAsync(string bucket, string key, ObjectVersion version, bool mustNotExist, CancellationToken cancellationToken)
+    {
+        var released = await db.Database.CreateExecutionStrategy().ExecuteAsync(
+            0,
+            async (context, _, ct) =>
+            {
+                await using var transaction = await context.Database.BeginTransactionAsync(ct);
+                await LockKeyAsync(context, bucket, key, ct);
+                if (mustNotExist && await context.Set<StoredObject>().AnyAsync(o => o.BucketName == bucket && o.Key == key, ct))
+                {
+                    throw S3Errors.PreconditionFailed("If-None-Match: * and the key exists");
+                }
+
+                var releasedBlobs = await SwitchInTransactionAsync(context, bucket, key, version, ct);
+                await transaction.CommitAsync(ct);
+                return releasedBlobs;
+            },
+            async (context, _, ct) => new ExecutionResult<List<Guid>>(await context.Set<StoredObject>().AnyAsync(o => o.ObjectId == version.ObjectId, ct), []),
+            cancellationToken);
+        await DeleteReleasedAsync(released);
+    }
+
+    /// <summary>
+    /// In the caller's transaction, with the key locked (<see cref="LockKeyAsync"/>): replaces
+    /// the object at the key with <paramref name="version"/>; returns the blobs released.
+    /// </summary>
+    internal static async Task<List<Guid>> SwitchInTransactionAsync(DbContext context, string bucket, string key, ObjectVersion version, CancellationToken cancellationToken)
+    {
+        var headers = JsonSerializer.Serialize(version.Headers);
+        var blobs = version.Blobs.ToArray();
+        var ordinals = Enumerable.Range(0, blobs.Length).ToArray();
+        var released = await ReleaseKeyAsync(context, bucket, key, cancellationToken);
+        await context.Database.ExecuteSqlAsync($"""
+            INSERT INTO objects (object_id, bucket_name, key, size, etag, content_type, headers, last_modified)
+            VALUES ({version.ObjectId}, {bucket}, {key}, {version.Size}, {version.ETag}, {version.ContentType}, {headers}::jsonb, {version.LastModified});
+            INSERT INTO object_blobs (object_id, ordinal, file_id)
+            SELECT {version.ObjectId}, o, f FROM unnest({ordinals}::int[], {blobs}::uuid[]) AS u(o, f);
+            """, cancellationToken);
+        return released;
+    }
+
+    /// <summary>Removes the object at the key (nothing if there is none) and deletes its blobs.</summary>
+    public async Task DeleteAsync(string bucket, string key, CancellationToken cancellationToken)
+    {
+        var released = await db.Database.CreateExecutionStrategy().ExecuteAsync(
+            async ct =>
+            {
+                await using var transaction = await db.Database.BeginTransactionAsync(ct);
+                await LockKeyAsync(db, bucket, key, ct);
+                var releasedBlobs = await ReleaseKeyAsync(db, bucket, key, ct);
+                await transaction.CommitAsync(ct);
+                return releasedBlobs;
+            },
+            cancellationToken);
+        await DeleteReleasedAsync(released);
+    }
+
+    /// <summary>Deletes blobs whose release committed; what fails here stays released for the sweep.</summary>
+    public async Task DeleteReleasedAsync(IReadOnlyList<Guid> released)
+    {
+        foreach (var fileId in released)
+        {
+            try
+            {
+                await deleter.DeleteAsync(fileId, CancellationToken.None);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                LogReleaseDeferred(logger, e, fileId);
+            }
+        }
+    }
+
+    /// <summary>Serializes writers of one key for the rest of the transaction, so each sees what the previous one committed.</summary>
+    internal static Task LockKeyAsync(DbContext context, string bucket, string key, CancellationToken cancellationToken) =>
+        context.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock({KeyLockClass}, hashtext({bucket} || '/' || {key}))", cancellationToken);
+
+    /// <summary>Deletes the key's object row and records its blobs as released, in the caller's transaction.</summary>
+    private static async Task<List<Guid>> ReleaseKeyAsync(DbContext context, string bucket, string key, CancellationToken cancellationToken) =>
+        await context.Database.SqlQuery<Guid>($"""
+            WITH old AS (
+                DELETE FROM objects WHERE bucket_name = {bucket} AND key = {key}
+                RETURNING object_id),
+            old_blobs AS (
+                DELETE FROM object_blobs WHERE object_id IN (SELECT object_id FROM old)
+                RETURNING file_id)
+            INSERT INTO released_blobs (file_id, released_at)
+            SELECT file_id, now() FROM old_blobs
+            ON CONFLICT (file_id) DO NOTHING
+            RETURNING file_id AS "Value"
+            """).ToListAsync(cancellationToken);
+
+    public static Dictionary<string, string> ReadHeaders(string? json) =>
+        json is null ? [] : JsonSerializer.Deserialize<Dictionary<string, string>>(json) ?? [];
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not delete released blob {FileId} now; the maintenance sweep will")]
+    private static partial void LogReleaseDeferred(ILogger logger, Exception exception, Guid fileId);
+}
