@@ -109,6 +109,12 @@ public static partial class S3Api
         try
         {
             target = S3Target.Parse(context, options.BaseDomain);
+            if (HttpMethods.IsOptions(context.Request.Method))
+            {
+                // A CORS preflight; no bucket here has a CORS configuration, and S3 answers so.
+                throw new S3Exception("BadRequest", 400, "Insufficient information. Origin request header needed.");
+            }
+
             // Cached by the handler: this is the result the authentication middleware already had.
             var authentication = await context.AuthenticateAsync();
             if (authentication.Failure is { } failure)

@@ -182,7 +182,11 @@ public sealed class S3ListingAndMultipartTests(S3ClusterFixture fixture)
         Assert.Equal(0, await fixture.CountAsync("FROM multipart_parts WHERE upload_id = $1", Cancel, created.UploadId));
         Assert.Equal(0, await fixture.CountAsync("FROM files WHERE filename LIKE 'm.part%'", Cancel));
 
-        // And the bucket can go: nothing of the upload is left in it.
+        // A bucket with an upload still in progress can be deleted, as in S3: the upload's part goes with it.
+        var pending = await s3.InitiateMultipartUploadAsync(new InitiateMultipartUploadRequest { BucketName = bucket, Key = "pending" }, Cancel);
+        await s3.UploadPartAsync(new UploadPartRequest { BucketName = bucket, Key = "pending", UploadId = pending.UploadId, PartNumber = 1, InputStream = new MemoryStream(Bytes(1000, 23)) }, Cancel);
         await s3.DeleteBucketAsync(bucket, Cancel);
+        Assert.Equal(0, await fixture.CountAsync("FROM multipart_uploads WHERE upload_id = $1", Cancel, pending.UploadId));
+        Assert.Equal(0, await fixture.CountAsync("FROM files WHERE filename = 'pending.part1'", Cancel));
     }
 }

@@ -1,9 +1,9 @@
 using System.Security.Claims;
 using Microsoft.EntityFrameworkCore;
-using Npgsql;
 using S3Storage.Contracts.Access;
 using S3Storage.Contracts.Metadata;
 using S3Storage.Contracts.Metadata.Entities;
+using Microsoft.Extensions.Options;
 
 namespace S3Storage.Gateway.S3.Buckets;
 
@@ -24,7 +24,7 @@ public sealed record S3Caller(string AccessKeyId, AccessRole Role)
 /// every bucket. A bucket the caller cannot reach answers AccessDenied, as S3 does, so names
 /// of other tenants' buckets are not confirmed by a different error.
 /// </summary>
-public sealed class BucketStore(MetadataDbContext db)
+public sealed class BucketStore(MetadataDbContext db, Objects.ObjectStore objects, IOptions<S3Options> options)
 {
     /// <summary>The bucket, if <paramref name="caller"/> may use it with <paramref name="needed"/>; throws NoSuchBucket or AccessDenied.</summary>
     public async Task<Bucket> RequireAsync(string name, S3Caller caller, BucketPermission needed, CancellationToken cancellationToken)
@@ -68,7 +68,11 @@ public sealed class BucketStore(MetadataDbContext db)
         return buckets.OrderBy(b => b.Name).ToListAsync(cancellationToken);
     }
 
-    /// <summary>Creates the bucket, owned by the caller; an existing one answers BucketAlreadyOwnedByYou or BucketAlreadyExists.</summary>
+    /// <summary>
+    /// Creates the bucket, owned by the caller. An existing bucket of another key answers
+    /// BucketAlreadyExists; the caller's own answers BucketAlreadyOwnedByYou, except in
+    /// us-east-1, where S3 answers a repeated create with 200 (and clients rely on it).
+    /// </summary>
     public async Task CreateAsync(string name, S3Caller caller, CancellationToken cancellationToken)
     {
         BucketNames.Validate(name);
@@ -88,26 +92,52 @@ public sealed class BucketStore(MetadataDbContext db)
         if (inserted == 0)
         {
             var owner = await db.Buckets.AsNoTracking().Where(b => b.Name == name).Select(b => b.OwnerAccessKeyId).SingleOrDefaultAsync(cancellationToken);
-            throw owner == caller.AccessKeyId ? S3Errors.BucketAlreadyOwnedByYou(name) : S3Errors.BucketAlreadyExists(name);
+            if (owner != caller.AccessKeyId)
+            {
+                throw S3Errors.BucketAlreadyExists(name);
+            }
+
+            if (options.Value.Region != "us-east-1")
+            {
+                throw S3Errors.BucketAlreadyOwnedByYou(name);
+            }
         }
     }
 
-    /// <summary>Deletes an empty bucket (no objects, no multipart uploads in progress).</summary>
+    /// <summary>
+    /// Deletes a bucket without objects. Multipart uploads still in progress go with it, as in
+    /// S3: their parts' blobs are released in the same transaction and deleted after it.
+    /// </summary>
     public async Task DeleteAsync(string name, S3Caller caller, CancellationToken cancellationToken)
     {
         await RequireAsync(name, caller, BucketPermission.Owner, cancellationToken);
-        try
-        {
-            // Uploads already completed are kept only to answer a repeated Complete: they go with the bucket.
-            await db.Database.ExecuteSqlAsync($"""
-                DELETE FROM multipart_uploads WHERE bucket_name = {name} AND completed_at IS NOT NULL;
-                DELETE FROM buckets WHERE name = {name};
-                """, cancellationToken);
-        }
-        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.ForeignKeyViolation)
-        {
-            throw S3Errors.BucketNotEmpty(name);
-        }
+        var released = await db.Database.CreateExecutionStrategy().ExecuteAsync(
+            async ct =>
+            {
+                await using var transaction = await db.Database.BeginTransactionAsync(ct);
+                // Locks the bucket row: no upload starts in it while it goes.
+                await db.Database.ExecuteSqlAsync($"SELECT 1 FROM buckets WHERE name = {name} FOR UPDATE", ct);
+                if (await db.Objects.AnyAsync(o => o.BucketName == name, ct))
+                {
+                    throw S3Errors.BucketNotEmpty(name);
+                }
+
+                var releasedBlobs = await db.Database.SqlQuery<Guid>($"""
+                    WITH uploads AS (
+                        DELETE FROM multipart_uploads WHERE bucket_name = {name} RETURNING upload_id),
+                    parts AS (
+                        DELETE FROM multipart_parts WHERE upload_id IN (SELECT upload_id FROM uploads) RETURNING file_id)
+                    INSERT INTO released_blobs (file_id, released_at)
+                    SELECT file_id, now() FROM parts
+                    ON CONFLICT (file_id) DO NOTHING
+                    RETURNING file_id AS "Value"
+                    """).ToListAsync(ct);
+                await db.Database.ExecuteSqlAsync($"DELETE FROM buckets WHERE name = {name}", ct);
+                await transaction.CommitAsync(ct);
+                return releasedBlobs;
+            },
+            cancellationToken);
+        await objects.DeleteReleasedAsync(released);
     }
 
     /// <summary>Gives a key a permission on a bucket (or changes it).</summary>

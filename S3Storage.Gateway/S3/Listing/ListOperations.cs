@@ -18,7 +18,7 @@ public static class ListOperations
         var (bucket, query) = await BeginAsync(s3);
         var token = s3.Target.Get("continuation-token");
         var startAfter = s3.Target.Get("start-after");
-        var start = token is not null ? DecodeToken(token) : startAfter is { Length: > 0 } ? ListStart.AfterKey(startAfter) : ListStart.Beginning;
+        var start = token is { Length: > 0 } ? DecodeToken(token) : startAfter is { Length: > 0 } ? ListStart.AfterKey(startAfter) : ListStart.Beginning;
         var page = await s3.Service<ObjectListing>().ListAsync(s3.Bucket, query.Prefix, query.Delimiter, start, query.MaxKeys, s3.Aborted);
         var fetchOwner = s3.Target.Get("fetch-owner") == "true";
         await WriteAsync(s3.Response, Element(
@@ -47,7 +47,8 @@ public static class ListOperations
         await WriteAsync(s3.Response, Element(
             "ListBucketResult",
             Element("Name", s3.Bucket),
-            Element("Prefix", query.Encode(query.Prefix)),
+            // V1 returns its Prefix as sent, encoded or not (botocore decodes only Delimiter, Marker and NextMarker there).
+            Element("Prefix", query.Prefix),
             Element("Marker", query.Encode(marker)),
             // Always given when truncated: rclone stops on a truncated page without one.
             page.Truncated ? Element("NextMarker", query.Encode(page.Entries[^1].Name)) : null,
