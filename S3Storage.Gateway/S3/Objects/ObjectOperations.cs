@@ -78,8 +78,9 @@ public static class ObjectOperations
         response.ContentType = s3.Target.Get("response-content-type") ?? stored.ContentType;
         StoredHeaders.Apply(response, ObjectStore.ReadHeaders(stored.Headers));
         ApplyOverrides(s3);
-        if (stored.Blobs.Count > 1)
+        if (stored.Etag.Contains('-', StringComparison.Ordinal))
         {
+            // A multipart object, whatever its number of parts (one is allowed).
             response.Headers["x-amz-mp-parts-count"] = stored.Blobs.Count.ToString(CultureInfo.InvariantCulture);
         }
 
@@ -228,7 +229,7 @@ public static class ObjectOperations
 
             if (part > stored.Blobs.Count)
             {
-                throw new S3Exception("InvalidPartNumber", 416, $"The object has {stored.Blobs.Count} parts; part {part} is not satisfiable.");
+                throw S3Errors.InvalidPart($"The object has {stored.Blobs.Count} parts; there is no part {part}.");
             }
 
             var offset = stored.Blobs.Take(part - 1).Sum(b => b.File!.TotalSize);
