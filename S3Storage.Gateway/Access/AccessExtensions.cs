@@ -39,7 +39,12 @@ public static class AccessExtensions
         services.AddAuthentication(GatewayScheme)
             .AddPolicyScheme(GatewayScheme, "Bearer key or AWS Signature V4", policy =>
             {
-                policy.ForwardDefaultSelector = context => SigV4AuthenticationHandler.Claims(context.Request) ? SigV4AuthenticationHandler.SchemeName : AccessKeyAuthenticationHandler.SchemeName;
+                // Signature V4 only on the S3 endpoint: the REST API never takes it (a signature
+                // of a raw path with dot-segments must not authorize the REST path it normalizes to).
+                policy.ForwardDefaultSelector = context =>
+                    context.GetEndpoint()?.Metadata.GetMetadata<S3.S3EndpointMarker>() is not null && SigV4AuthenticationHandler.Claims(context.Request)
+                        ? SigV4AuthenticationHandler.SchemeName
+                        : AccessKeyAuthenticationHandler.SchemeName;
                 policy.ForwardChallenge = AccessKeyAuthenticationHandler.SchemeName;
                 policy.ForwardForbid = AccessKeyAuthenticationHandler.SchemeName;
             })

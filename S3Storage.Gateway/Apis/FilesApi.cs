@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
+using S3Storage.Contracts.Access;
 using S3Storage.Contracts.Configuration;
 using S3Storage.Contracts.Metadata.Entities;
 using S3Storage.Gateway.Access;
@@ -68,14 +69,14 @@ public static class FilesApi
         return TypedResults.Created(location, new FileCreated(file.FileId, file.Filename, file.ContentType, file.Size, file.Sha256, file.ChunkCount, location));
     }
 
-    public static async Task<Results<StoredFileResult, ProblemHttpResult>> DownloadFile(string id, FileCatalog catalog, ReplicaReaderServices readers, ILogger<StoredFileResult> logger, CancellationToken cancellationToken)
+    public static async Task<Results<StoredFileResult, ProblemHttpResult>> DownloadFile(string id, ClaimsPrincipal user, FileCatalog catalog, ReplicaReaderServices readers, ILogger<StoredFileResult> logger, CancellationToken cancellationToken)
     {
         if (ParseId(id) is not { } fileId)
         {
             return BadId(id);
         }
 
-        var file = await catalog.FindAsync(fileId, cancellationToken);
+        var file = await catalog.FindAsync(fileId, IsAdmin(user), cancellationToken);
         if (file is null)
         {
             return NotFound(fileId);
@@ -92,18 +93,19 @@ public static class FilesApi
         return new StoredFileResult(file, new StoredFileStream(catalog.ReadPlan(file), readers), readers.Metrics, logger);
     }
 
-    public static async Task<Results<Ok<FileMetadata>, ProblemHttpResult>> GetMetadata(string id, FileCatalog catalog, CancellationToken cancellationToken)
+    public static async Task<Results<Ok<FileMetadata>, ProblemHttpResult>> GetMetadata(string id, ClaimsPrincipal user, FileCatalog catalog, CancellationToken cancellationToken)
     {
         if (ParseId(id) is not { } fileId)
         {
             return BadId(id);
         }
 
-        var file = await catalog.FindAsync(fileId, cancellationToken);
+        var file = await catalog.FindAsync(fileId, IsAdmin(user), cancellationToken);
         return file is null ? NotFound(fileId) : TypedResults.Ok(await catalog.DescribeAsync(file, cancellationToken));
     }
 
     public static async Task<Results<Ok<FileList>, ProblemHttpResult>> ListFiles(
+        ClaimsPrincipal user,
         FileListing listing,
         CancellationToken cancellationToken,
         string? page = null,
@@ -154,10 +156,10 @@ public static class FilesApi
             wanted = parsed;
         }
 
-        return TypedResults.Ok(await listing.ListAsync(new FileListQuery(from is null ? pageNumber : null, from, pageSize, wanted, total == "exact"), cancellationToken));
+        return TypedResults.Ok(await listing.ListAsync(new FileListQuery(from is null ? pageNumber : null, from, pageSize, wanted, total == "exact", IsAdmin(user)), cancellationToken));
     }
 
-    public static async Task<Results<NoContent, ProblemHttpResult>> DeleteFile(string id, FileDeleter deleter, CancellationToken cancellationToken)
+    public static async Task<Results<NoContent, ProblemHttpResult>> DeleteFile(string id, ClaimsPrincipal user, FileDeleter deleter, CancellationToken cancellationToken)
     {
         if (ParseId(id) is not { } fileId)
         {
@@ -171,6 +173,8 @@ public static class FilesApi
                 StoreFailure.UploadInProgress,
                 "The upload is in progress",
                 $"File {fileId} is still being uploaded; delete it once the upload has finished or failed."),
+            // Whether another tenant's object exists is not for a non-admin key to learn.
+            DeleteOutcome.InUse when !IsAdmin(user) => NotFound(fileId),
             DeleteOutcome.InUse => StoreProblems.Result(
                 StoreFailure.FileInUse,
                 "The file belongs to an S3 object",
@@ -178,6 +182,8 @@ public static class FilesApi
             _ => NotFound(fileId),
         };
     }
+
+    private static bool IsAdmin(ClaimsPrincipal user) => user.IsInRole(AccessRoles.Admin);
 
     private static Guid? ParseId(string id) => Guid.TryParse(id, out var fileId) ? fileId : null;
 

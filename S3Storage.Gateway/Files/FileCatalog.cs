@@ -9,14 +9,22 @@ namespace S3Storage.Gateway.Files;
 /// <summary>Reads of file metadata, shaped for the API.</summary>
 public sealed class FileCatalog(MetadataDbContext db, ClusterView cluster)
 {
-    public Task<StoredFile?> FindAsync(Guid fileId, CancellationToken cancellationToken) =>
-        db.Files.AsNoTracking()
+    /// <summary>The file with its chunks and copies; a blob of an S3 object or part only when <paramref name="includeS3Blobs"/> (admin keys).</summary>
+    public Task<StoredFile?> FindAsync(Guid fileId, bool includeS3Blobs, CancellationToken cancellationToken) =>
+        (includeS3Blobs ? db.Files.AsNoTracking() : WithoutS3Blobs(db, db.Files.AsNoTracking()))
             .Include(f => f.Chunks.OrderBy(c => c.ChunkNumber))
             .ThenInclude(c => c.Replicas)
             // One round trip: six chunks with two or three copies each is a dozen joined rows,
             // cheaper than three statements on a busy database.
             .AsSingleQuery()
             .SingleOrDefaultAsync(f => f.FileId == fileId, cancellationToken);
+
+    /// <summary>
+    /// Files that are not the blob of an S3 object or multipart part: who reads those is decided
+    /// by bucket grants, which <c>/files</c> does not know, so only admin keys see them there.
+    /// </summary>
+    public static IQueryable<StoredFile> WithoutS3Blobs(MetadataDbContext db, IQueryable<StoredFile> files) =>
+        files.Where(f => !db.ObjectBlobs.Any(b => b.FileId == f.FileId) && !db.MultipartParts.Any(p => p.FileId == f.FileId));
 
     /// <summary>
     /// Each chunk with its stored copies, readable nodes first; among those the order is a hash

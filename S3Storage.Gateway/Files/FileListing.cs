@@ -21,6 +21,11 @@ public sealed class FileListing(MetadataDbContext db, IMemoryCache cache)
     public async Task<FileList> ListAsync(FileListQuery request, CancellationToken cancellationToken)
     {
         var matching = db.Files.AsNoTracking();
+        if (!request.IncludeS3Blobs)
+        {
+            matching = FileCatalog.WithoutS3Blobs(db, matching);
+        }
+
         if (request.Status is { } wanted)
         {
             matching = matching.Where(f => f.UploadStatus == wanted);
@@ -64,7 +69,7 @@ public sealed class FileListing(MetadataDbContext db, IMemoryCache cache)
             return (await matching.LongCountAsync(cancellationToken), true);
         }
 
-        var key = (typeof(FileListing), request.Status);
+        var key = (typeof(FileListing), request.Status, request.IncludeS3Blobs);
         if (cache.TryGetValue(key, out long estimated))
         {
             return (estimated, false);

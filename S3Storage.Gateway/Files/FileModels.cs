@@ -16,7 +16,8 @@ public sealed record FileSummary(Guid FileId, string Filename, string ContentTyp
 public sealed record FileList(IReadOnlyList<FileSummary> Items, int? Page, int PerPage, long Total, bool TotalExact, string? NextCursor);
 
 /// <summary>What a listing asks for: a page number (offset) or a cursor (keyset), never both.</summary>
-public sealed record FileListQuery(int? Page, FileListCursor? Cursor, int PerPage, UploadStatus? Status, bool ExactTotal);
+/// <param name="IncludeS3Blobs">Whether the blobs of S3 objects and parts are listed: for admin keys only, since bucket grants decide who reads those.</param>
+public sealed record FileListQuery(int? Page, FileListCursor? Cursor, int PerPage, UploadStatus? Status, bool ExactTotal, bool IncludeS3Blobs = false);
 
 public sealed record UploadProgress(long BytesReceived, long TotalBytes, double Percent);
 

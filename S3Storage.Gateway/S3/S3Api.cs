@@ -195,6 +195,12 @@ public static partial class S3Api
             return s3;
         }
 
+        if ((exception as Npgsql.PostgresException ?? exception.InnerException as Npgsql.PostgresException) is { SqlState: Npgsql.PostgresErrorCodes.ForeignKeyViolation })
+        {
+            // The bucket went (DeleteBucket) while this request wrote into it.
+            return new S3Exception("NoSuchBucket", 404, "The bucket was deleted while the request ran.");
+        }
+
         if (StoreProblems.Classify(exception) is not { } failure)
         {
             return S3Errors.InternalError("We encountered an internal error. Please try again.");

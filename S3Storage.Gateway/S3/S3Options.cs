@@ -26,7 +26,11 @@ public sealed class S3Options
     [Range(typeof(TimeSpan), "00:00:01", "7.00:00:00", ErrorMessage = "S3:CompletedUploadRetention must be between 1 second and 7 days.")]
     public TimeSpan CompletedUploadRetention { get; set; } = TimeSpan.FromHours(1);
 
-    /// <summary>How long a released blob may wait for the gateway that released it before the sweep deletes it (<c>S3__ReleasedBlobGrace</c>).</summary>
+    /// <summary>
+    /// How long a blob an object no longer points at (overwritten, deleted, a replaced part) is
+    /// kept before the sweep deletes it, so reads that began before the switch finish
+    /// (<c>S3__ReleasedBlobGrace</c>).
+    /// </summary>
     [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00", ErrorMessage = "S3:ReleasedBlobGrace must be between 0 and 1 day.")]
-    public TimeSpan ReleasedBlobGrace { get; set; } = TimeSpan.FromMinutes(1);
+    public TimeSpan ReleasedBlobGrace { get; set; } = TimeSpan.FromMinutes(10);
 }

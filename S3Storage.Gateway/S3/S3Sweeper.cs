@@ -56,9 +56,14 @@ public sealed partial class S3Sweeper(
             .ToListAsync(cancellationToken);
         foreach (var upload in abandoned)
         {
-            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-            await MultipartUploads.ReleaseUploadAsync(db, upload.UploadId, upload.BucketName, upload.Key, cancellationToken);
-            await transaction.CommitAsync(cancellationToken);
+            await db.Database.CreateExecutionStrategy().ExecuteAsync(
+                async ct =>
+                {
+                    await using var transaction = await db.Database.BeginTransactionAsync(ct);
+                    await MultipartUploads.ReleaseUploadAsync(db, upload.UploadId, upload.BucketName, upload.Key, ct);
+                    await transaction.CommitAsync(ct);
+                },
+                cancellationToken);
             _swept.Add(1, new KeyValuePair<string, object?>("kind", "abandoned_upload"));
             LogAborted(logger, upload.UploadId, upload.BucketName, upload.Key);
         }
@@ -75,7 +80,13 @@ public sealed partial class S3Sweeper(
             .ToListAsync(cancellationToken);
         foreach (var fileId in released)
         {
-            await deleter.DeleteAsync(fileId, cancellationToken);
+            if (await deleter.DeleteAsync(fileId, cancellationToken) == DeleteOutcome.InUse)
+            {
+                // Released by mistake (an object or part points at it again): not garbage.
+                await db.ReleasedBlobs.Where(r => r.FileId == fileId).ExecuteDeleteAsync(cancellationToken);
+                continue;
+            }
+
             _swept.Add(1, new KeyValuePair<string, object?>("kind", "released_blob"));
         }
 

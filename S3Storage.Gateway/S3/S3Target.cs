@@ -98,6 +98,11 @@ public sealed class S3Target
             query.Add(new(name, value));
         }
 
+        if (path.Contains('\0') || query.Any(p => p.Key.Contains('\0') || p.Value.Contains('\0')))
+        {
+            throw S3Errors.InvalidArgument("Keys, prefixes and parameters cannot contain the NUL character.");
+        }
+
         if (!path.StartsWith('/'))
         {
             throw S3Errors.InvalidUri("The request path must start with '/'.");

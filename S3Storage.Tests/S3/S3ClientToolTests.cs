@@ -202,4 +202,57 @@ public sealed class S3ClientToolTests(S3ClusterFixture fixture, ITestOutputHelpe
         var checks = await RunAsync("/usr/bin/node", [Path.Combine(ClientsDirectory, "js_check.mjs"), Endpoint, NewBucket("js")], new Dictionary<string, string> { ["NODE_PATH"] = modules });
         Assert.Equal(7, checks.Split('\n').Count(line => line.StartsWith("ok   ", StringComparison.Ordinal)));
     }
+
+    [Fact]
+    public async Task Malformed_and_dishonest_requests_signed_by_botocore_get_S3s_error_codes_and_leave_nothing_visible()
+    {
+        var bucket = NewBucket("bad");
+        using (var s3 = fixture.Client())
+        {
+            await s3.PutBucketAsync(bucket, Cancel);
+        }
+
+        var lines = (await RunAsync("/usr/bin/python3", [Path.Combine(ClientsDirectory, "bad_requests.py"), Endpoint, bucket]))
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(line => line.Split(' '))
+            .ToDictionary(parts => parts[0], parts => (Status: int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture), Code: parts[2], Visible: parts[3] == "visible", IdsMatch: parts[4] == "ids-match"));
+        var expected = new Dictionary<string, (int Status, string Code, bool Visible)>
+        {
+            ["wrong-trailer-checksum"] = (400, "BadDigest", false),
+            ["right-trailer-checksum"] = (200, "-", true),
+            ["truncated-aws-chunked"] = (400, "IncompleteBody", false),
+            ["bad-chunk-signature"] = (403, "SignatureDoesNotMatch", false),
+            ["sha256-mismatch"] = (400, "XAmzContentSHA256Mismatch", false),
+            ["bad-content-md5"] = (400, "BadDigest", false),
+            ["malformed-content-md5"] = (400, "InvalidDigest", false),
+            ["complete-malformed-xml"] = (400, "MalformedXML", false),
+            ["complete-no-parts"] = (400, "MalformedXML", false),
+            ["complete-parts-out-of-order"] = (400, "InvalidPartOrder", false),
+            ["complete-unknown-upload"] = (404, "NoSuchUpload", false),
+            ["delete-objects-malformed-xml"] = (400, "MalformedXML", false),
+            ["delete-objects-too-many"] = (400, "MalformedXML", false),
+            ["delete-objects-dtd"] = (400, "MalformedXML", false),
+            ["invalid-bucket-name"] = (400, "InvalidBucketName", false),
+            ["key-over-1024-bytes"] = (400, "KeyTooLongError", false),
+            ["part-number-zero"] = (400, "InvalidArgument", false),
+            ["clock-skew-20-minutes"] = (403, "RequestTimeTooSkewed", false),
+            ["not-implemented"] = (501, "NotImplemented", false),
+            ["unsigned-request"] = (403, "AccessDenied", false),
+            ["signature-v2"] = (400, "InvalidRequest", false),
+            ["sigv4-on-rest-path"] = (401, "-", false),
+            ["unsigned-amz-header"] = (403, "AccessDenied", false),
+            // Kestrel itself refuses a NUL in the path (a bare 400); the query reaches the S3 API.
+            ["nul-in-key"] = (400, "-", false),
+            ["nul-in-prefix"] = (400, "InvalidArgument", false),
+            ["v1-marker-before-prefix"] = (200, "-", false),
+            ["list-uploads-max-zero"] = (200, "-", false),
+            ["part-number-and-range"] = (400, "InvalidRequest", false),
+            ["put-if-match"] = (501, "NotImplemented", false),
+        };
+        Assert.Equal(expected.Keys.Order(), lines.Keys.Order());
+        foreach (var (name, (status, code, visible)) in expected)
+        {
+            Assert.True(lines[name] is var got && got.Status == status && got.Code == code && got.Visible == visible && got.IdsMatch, $"{name}: expected {status} {code} {(visible ? "visible" : "absent")}, got {lines[name]}");
+        }
+    }
 }

@@ -180,13 +180,24 @@ public sealed class S3ListingAndMultipartTests(S3ClusterFixture fixture)
         Assert.Equal("NoSuchUpload", gone.ErrorCode);
         Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
         Assert.Equal(0, await fixture.CountAsync("FROM multipart_parts WHERE upload_id = $1", Cancel, created.UploadId));
-        Assert.Equal(0, await fixture.CountAsync("FROM files WHERE filename LIKE 'm.part%'", Cancel));
+        // The parts' blobs were released; the sweep deletes them after the fixture's 1 s grace.
+        await WaitForAsync(async () => await fixture.CountAsync("FROM files WHERE filename LIKE 'm.part%'", Cancel) == 0);
 
         // A bucket with an upload still in progress can be deleted, as in S3: the upload's part goes with it.
         var pending = await s3.InitiateMultipartUploadAsync(new InitiateMultipartUploadRequest { BucketName = bucket, Key = "pending" }, Cancel);
         await s3.UploadPartAsync(new UploadPartRequest { BucketName = bucket, Key = "pending", UploadId = pending.UploadId, PartNumber = 1, InputStream = new MemoryStream(Bytes(1000, 23)) }, Cancel);
         await s3.DeleteBucketAsync(bucket, Cancel);
         Assert.Equal(0, await fixture.CountAsync("FROM multipart_uploads WHERE upload_id = $1", Cancel, pending.UploadId));
-        Assert.Equal(0, await fixture.CountAsync("FROM files WHERE filename = 'pending.part1'", Cancel));
+        await WaitForAsync(async () => await fixture.CountAsync("FROM files WHERE filename = 'pending.part1'", Cancel) == 0);
+    }
+
+    private static async Task WaitForAsync(Func<Task<bool>> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "The condition did not hold within 20 s.");
+            await Task.Delay(200, Cancel);
+        }
     }
 }

@@ -405,7 +405,7 @@ public sealed class S3ObjectTests(S3ClusterFixture fixture)
     }
 
     [Fact]
-    public async Task A_blob_of_an_object_cannot_be_deleted_through_files()
+    public async Task A_blob_of_an_object_cannot_be_deleted_through_files_and_only_admin_keys_see_it_there()
     {
         using var s3 = fixture.Client();
         var bucket = NewBucket();
@@ -417,8 +417,31 @@ public sealed class S3ObjectTests(S3ClusterFixture fixture)
         command.Parameters.Add(new Npgsql.NpgsqlParameter { Value = bucket });
         var fileId = (Guid)(await command.ExecuteScalarAsync(Cancel))!;
 
-        using var response = await fixture.Http.DeleteAsync($"/files/{fileId}", Cancel);
-        await ProblemAsync(response, HttpStatusCode.Conflict, Cancel);
+        using (var response = await fixture.Http.DeleteAsync($"/files/{fileId}", Cancel))
+        {
+            await ProblemAsync(response, HttpStatusCode.Conflict, Cancel);
+        }
+
+        // Bucket grants decide who reads an object: through /files, only admin keys see its blob.
+        var other = await fixture.NewKeyAsync("read-write", Cancel);
+        using var otherHttp = fixture.Cluster.Gateway.CreateClient(other.Value);
+        using (var download = await otherHttp.GetAsync($"/files/{fileId}", Cancel))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, download.StatusCode);
+        }
+
+        using (var metadata = await otherHttp.GetAsync($"/files/{fileId}/metadata", Cancel))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, metadata.StatusCode);
+        }
+
+        using (var delete = await otherHttp.DeleteAsync($"/files/{fileId}", Cancel))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, delete.StatusCode);
+        }
+
+        Assert.DoesNotContain(fileId.ToString(), await otherHttp.GetStringAsync("/files?per_page=1000", Cancel));
+        Assert.Contains(fileId.ToString(), await fixture.Http.GetStringAsync("/files?per_page=1000", Cancel));
         using var got = await s3.GetObjectAsync(bucket, "pinned-blob", Cancel);
         Assert.Equal("x", System.Text.Encoding.UTF8.GetString(await ReadAllAsync(got)));
     }

@@ -24,7 +24,7 @@ public sealed record S3Caller(string AccessKeyId, AccessRole Role)
 /// every bucket. A bucket the caller cannot reach answers AccessDenied, as S3 does, so names
 /// of other tenants' buckets are not confirmed by a different error.
 /// </summary>
-public sealed class BucketStore(MetadataDbContext db, Objects.ObjectStore objects, IOptions<S3Options> options)
+public sealed class BucketStore(MetadataDbContext db, IOptions<S3Options> options)
 {
     /// <summary>The bucket, if <paramref name="caller"/> may use it with <paramref name="needed"/>; throws NoSuchBucket or AccessDenied.</summary>
     public async Task<Bucket> RequireAsync(string name, S3Caller caller, BucketPermission needed, CancellationToken cancellationToken)
@@ -106,12 +106,12 @@ public sealed class BucketStore(MetadataDbContext db, Objects.ObjectStore object
 
     /// <summary>
     /// Deletes a bucket without objects. Multipart uploads still in progress go with it, as in
-    /// S3: their parts' blobs are released in the same transaction and deleted after it.
+    /// S3: their parts' blobs are released in the same transaction, for the sweep to delete.
     /// </summary>
     public async Task DeleteAsync(string name, S3Caller caller, CancellationToken cancellationToken)
     {
         await RequireAsync(name, caller, BucketPermission.Owner, cancellationToken);
-        var released = await db.Database.CreateExecutionStrategy().ExecuteAsync(
+        await db.Database.CreateExecutionStrategy().ExecuteAsync(
             async ct =>
             {
                 await using var transaction = await db.Database.BeginTransactionAsync(ct);
@@ -122,7 +122,7 @@ public sealed class BucketStore(MetadataDbContext db, Objects.ObjectStore object
                     throw S3Errors.BucketNotEmpty(name);
                 }
 
-                var releasedBlobs = await db.Database.SqlQuery<Guid>($"""
+                await db.Database.SqlQuery<Guid>($"""
                     WITH uploads AS (
                         DELETE FROM multipart_uploads WHERE bucket_name = {name} RETURNING upload_id),
                     parts AS (
@@ -134,10 +134,8 @@ public sealed class BucketStore(MetadataDbContext db, Objects.ObjectStore object
                     """).ToListAsync(ct);
                 await db.Database.ExecuteSqlAsync($"DELETE FROM buckets WHERE name = {name}", ct);
                 await transaction.CommitAsync(ct);
-                return releasedBlobs;
             },
             cancellationToken);
-        await objects.DeleteReleasedAsync(released);
     }
 
     /// <summary>Gives a key a permission on a bucket (or changes it).</summary>

@@ -99,7 +99,7 @@ public sealed class ObjectListing(MetadataDbContext db)
     /// <summary>The key up to and including the first delimiter after the prefix, or null.</summary>
     public static string? CommonPrefix(string key, string prefix, string delimiter)
     {
-        if (delimiter.Length == 0)
+        if (delimiter.Length == 0 || !key.StartsWith(prefix, StringComparison.Ordinal))
         {
             return null;
         }

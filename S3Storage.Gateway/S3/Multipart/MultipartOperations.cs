@@ -44,6 +44,7 @@ public static class MultipartOperations
 
     public static async Task CompleteAsync(S3Request s3)
     {
+        ObjectOperations.RefuseConditionalWrite(s3.Request, allowIfNoneMatchStar: false);
         await s3.Service<BucketStore>().RequireAsync(s3.Bucket, s3.Caller, BucketPermission.Write, s3.Aborted);
         var body = await S3Payload.ReadSmallAsync(s3.Request, s3.Signed, 4 * 1024 * 1024, s3.Aborted);
         var document = Parse(body);
@@ -93,7 +94,7 @@ public static class MultipartOperations
         var marker = Number(s3, "part-number-marker", 0);
         var max = Math.Min(Number(s3, "max-parts", MaxListed), MaxListed);
         var parts = await uploads.ListPartsAsync(uploadId, marker, max, s3.Aborted);
-        var truncated = parts.Count > max;
+        var truncated = max > 0 && parts.Count > max;
         var shown = parts.Take(max).ToList();
         await WriteAsync(s3.Response, Element(
             "ListPartsResult",
@@ -118,7 +119,7 @@ public static class MultipartOperations
         var uploadIdMarker = s3.Target.Get("upload-id-marker") ?? "";
         var max = Math.Min(Number(s3, "max-uploads", MaxListed), MaxListed);
         var uploads = await s3.Service<MultipartUploads>().ListUploadsAsync(s3.Bucket, prefix, keyMarker, uploadIdMarker, max, s3.Aborted);
-        var truncated = uploads.Count > max;
+        var truncated = max > 0 && uploads.Count > max;
         var shown = uploads.Take(max).ToList();
         await WriteAsync(s3.Response, Element(
             "ListMultipartUploadsResult",

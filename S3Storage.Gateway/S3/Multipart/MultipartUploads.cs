@@ -68,7 +68,7 @@ public sealed class MultipartUploads(MetadataDbContext db, ObjectStore objects, 
 
                 var replaced = await db.Database.SqlQuery<Guid>($"""
                     WITH old AS (
-                        SELECT file_id FROM multipart_parts WHERE upload_id = {uploadId} AND part_number = {partNumber}),
+                        SELECT file_id FROM multipart_parts WHERE upload_id = {uploadId} AND part_number = {partNumber} AND file_id <> {fileId}),
                     saved AS (
                         INSERT INTO multipart_parts (upload_id, part_number, file_id, size, etag, uploaded_at)
                         VALUES ({uploadId}, {partNumber}, {fileId}, {size}, {md5Hex}, now())
@@ -85,11 +85,9 @@ public sealed class MultipartUploads(MetadataDbContext db, ObjectStore objects, 
             cancellationToken);
         if (released is null)
         {
-            await objects.DeleteReleasedAsync([fileId]);
+            await objects.DeleteUnusedBlobsAsync([fileId]);
             throw S3Errors.NoSuchUpload(uploadId);
         }
-
-        await objects.DeleteReleasedAsync(released);
     }
 
     public async Task<CompletedUpload> CompleteAsync(string bucket, string key, string uploadId, IReadOnlyList<CompletedPart> listed, CancellationToken cancellationToken)
@@ -103,7 +101,7 @@ public sealed class MultipartUploads(MetadataDbContext db, ObjectStore objects, 
         }
 
         var maxFileSize = storage.Value.MaxFileSize;
-        var (result, released) = await db.Database.CreateExecutionStrategy().ExecuteAsync(
+        var (result, _) = await db.Database.CreateExecutionStrategy().ExecuteAsync(
             async ct =>
             {
                 await using var transaction = await db.Database.BeginTransactionAsync(ct);
@@ -164,7 +162,6 @@ public sealed class MultipartUploads(MetadataDbContext db, ObjectStore objects, 
                 return (new CompletedUpload(bucket, key, etag), releasedBlobs.Concat(replaced).ToList());
             },
             cancellationToken);
-        await objects.DeleteReleasedAsync(released);
         return result;
     }
 
@@ -184,8 +181,6 @@ public sealed class MultipartUploads(MetadataDbContext db, ObjectStore objects, 
         {
             throw S3Errors.NoSuchUpload(uploadId);
         }
-
-        await objects.DeleteReleasedAsync(released);
     }
 
     /// <summary>Deletes an upload in progress and releases its parts' blobs; null when there was none.</summary>

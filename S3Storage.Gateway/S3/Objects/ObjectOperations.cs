@@ -25,6 +25,7 @@ public static class ObjectOperations
     public static async Task PutObjectAsync(S3Request s3)
     {
         await s3.Service<BucketStore>().RequireAsync(s3.Bucket, s3.Caller, BucketPermission.Write, s3.Aborted);
+        RefuseConditionalWrite(s3.Request, allowIfNoneMatchStar: true);
         var mustNotExist = s3.Request.Headers.IfNoneMatch.ToString().Trim() == "*";
         var contentType = StoredHeaders.ContentType(s3.Request);
         var headers = StoredHeaders.FromRequest(s3.Request);
@@ -44,7 +45,7 @@ public static class ObjectOperations
         catch
         {
             // The blob never became the object: it goes now, not as an orphan later.
-            await s3.Service<ObjectStore>().DeleteReleasedAsync([blob.FileId]);
+            await s3.Service<ObjectStore>().DeleteUnusedBlobsAsync([blob.FileId]);
             throw;
         }
 
@@ -75,7 +76,7 @@ public static class ObjectOperations
         }
 
         var (start, length, partial) = SelectBytes(s3, stored);
-        response.ContentType = s3.Target.Get("response-content-type") ?? stored.ContentType;
+        response.ContentType = HeaderValue(s3.Target.Get("response-content-type")) ?? stored.ContentType;
         StoredHeaders.Apply(response, ObjectStore.ReadHeaders(stored.Headers));
         ApplyOverrides(s3);
         if (stored.Etag.Contains('-', StringComparison.Ordinal))
@@ -183,11 +184,24 @@ public static class ObjectOperations
         }
         catch
         {
-            await store.DeleteReleasedAsync([blob.FileId]);
+            await store.DeleteUnusedBlobsAsync([blob.FileId]);
             throw;
         }
 
         await WriteAsync(s3.Response, Element("CopyObjectResult", Element("LastModified", Time(lastModified)), Element("ETag", Quoted(copy.Md5Hex!))));
+    }
+
+    /// <summary>
+    /// Conditional writes other than If-None-Match: * (create only) are not done here; a client
+    /// relying on compare-and-swap must hear so rather than overwrite unchecked.
+    /// </summary>
+    public static void RefuseConditionalWrite(HttpRequest request, bool allowIfNoneMatchStar)
+    {
+        var ifNoneMatch = request.Headers.IfNoneMatch.ToString().Trim();
+        if (request.Headers.IfMatch.Count > 0 || ifNoneMatch.Length > 0 && !(allowIfNoneMatchStar && ifNoneMatch == "*"))
+        {
+            throw S3Errors.NotImplemented("This conditional write (If-Match, or If-None-Match other than * on PutObject)");
+        }
     }
 
     public static UploadCaller Caller(S3Request s3) => new(s3.Caller.AccessKeyId, s3.Context.Connection.RemoteIpAddress);
@@ -222,6 +236,11 @@ public static class ObjectOperations
     {
         if (s3.Target.Get("partNumber") is { } partText)
         {
+            if (s3.Request.Headers.Range.Count > 0)
+            {
+                throw S3Errors.InvalidRequest("Cannot specify both Range header and partNumber query parameter.");
+            }
+
             if (!int.TryParse(partText, NumberStyles.None, CultureInfo.InvariantCulture, out var part) || part < 1 || part > 10000)
             {
                 throw S3Errors.InvalidArgument("partNumber must be a whole number from 1 to 10000.");
@@ -259,12 +278,18 @@ public static class ObjectOperations
             ("response-content-encoding", "Content-Encoding"),
         })
         {
-            if (s3.Target.Get(parameter) is { } value)
+            if (HeaderValue(s3.Target.Get(parameter)) is { } value)
             {
                 s3.Response.Headers[header] = value;
             }
         }
     }
+
+    /// <summary>A response-* override as a header value: printable ASCII only (Kestrel refuses anything else in a response header).</summary>
+    private static string? HeaderValue(string? value) =>
+        value is null || value.All(c => c is >= ' ' and <= '~')
+            ? value
+            : throw S3Errors.InvalidArgument("response-* overrides must be printable ASCII.");
 
     private static (string Bucket, string Key) CopySource(string header)
     {

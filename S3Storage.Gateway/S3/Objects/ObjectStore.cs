@@ -13,9 +13,10 @@ public sealed record ObjectVersion(Guid ObjectId, IReadOnlyList<Guid> Blobs, lon
 
 /// <summary>
 /// Objects as keys pointing at blobs. A write or delete switches the key in one transaction
-/// that also records the blobs it let go of (<c>released_blobs</c>); the blobs are deleted
-/// after the commit, and if this gateway dies first the maintenance sweep deletes them. So a
-/// reader sees the old object or the new one, never a mix, and no blob is lost or leaked.
+/// that also records the blobs it let go of (<c>released_blobs</c>); the S3 sweep deletes them
+/// once <c>S3:ReleasedBlobGrace</c> has passed, so a read that began before the switch still
+/// finds its chunks. A reader sees the old object or the new one, never a mix, and no blob is
+/// lost or leaked, whichever gateway dies when.
 /// </summary>
 public sealed partial class ObjectStore(MetadataDbContext db, FileDeleter deleter, ILogger<ObjectStore> logger)
 {
@@ -40,7 +41,7 @@ public sealed partial class ObjectStore(MetadataDbContext db, FileDeleter delete
     /// <summary>Makes <paramref name="version"/> the object at the key, releasing what it replaces; <paramref name="mustNotExist"/> is If-None-Match: *.</summary>
     public async Task PutAsync(string bucket, string key, ObjectVersion version, bool mustNotExist, CancellationToken cancellationToken)
     {
-        var released = await db.Database.CreateExecutionStrategy().ExecuteAsync(
+        await db.Database.CreateExecutionStrategy().ExecuteAsync(
             0,
             async (context, _, ct) =>
             {
@@ -51,13 +52,12 @@ public sealed partial class ObjectStore(MetadataDbContext db, FileDeleter delete
                     throw S3Errors.PreconditionFailed("If-None-Match: * and the key exists");
                 }
 
-                var releasedBlobs = await SwitchInTransactionAsync(context, bucket, key, version, ct);
+                await SwitchInTransactionAsync(context, bucket, key, version, ct);
                 await transaction.CommitAsync(ct);
-                return releasedBlobs;
+                return 0;
             },
-            async (context, _, ct) => new ExecutionResult<List<Guid>>(await context.Set<StoredObject>().AnyAsync(o => o.ObjectId == version.ObjectId, ct), []),
+            async (context, _, ct) => new ExecutionResult<int>(await context.Set<StoredObject>().AnyAsync(o => o.ObjectId == version.ObjectId, ct), 0),
             cancellationToken);
-        await DeleteReleasedAsync(released);
     }
 
     /// <summary>
@@ -79,26 +79,24 @@ public sealed partial class ObjectStore(MetadataDbContext db, FileDeleter delete
         return released;
     }
 
-    /// <summary>Removes the object at the key (nothing if there is none) and deletes its blobs.</summary>
+    /// <summary>Removes the object at the key (nothing if there is none) and releases its blobs.</summary>
     public async Task DeleteAsync(string bucket, string key, CancellationToken cancellationToken)
     {
-        var released = await db.Database.CreateExecutionStrategy().ExecuteAsync(
+        await db.Database.CreateExecutionStrategy().ExecuteAsync(
             async ct =>
             {
                 await using var transaction = await db.Database.BeginTransactionAsync(ct);
                 await LockKeyAsync(db, bucket, key, ct);
-                var releasedBlobs = await ReleaseKeyAsync(db, bucket, key, ct);
+                await ReleaseKeyAsync(db, bucket, key, ct);
                 await transaction.CommitAsync(ct);
-                return releasedBlobs;
             },
             cancellationToken);
-        await DeleteReleasedAsync(released);
     }
 
-    /// <summary>Deletes blobs whose release committed; what fails here stays released for the sweep.</summary>
-    public async Task DeleteReleasedAsync(IReadOnlyList<Guid> released)
+    /// <summary>Deletes blobs that never became part of an object (a write that failed after its upload); what fails here is an orphan for garbage collection.</summary>
+    public async Task DeleteUnusedBlobsAsync(IReadOnlyList<Guid> blobs)
     {
-        foreach (var fileId in released)
+        foreach (var fileId in blobs)
         {
             try
             {
@@ -133,6 +131,6 @@ public sealed partial class ObjectStore(MetadataDbContext db, FileDeleter delete
     public static Dictionary<string, string> ReadHeaders(string? json) =>
         json is null ? [] : JsonSerializer.Deserialize<Dictionary<string, string>>(json) ?? [];
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not delete released blob {FileId} now; the maintenance sweep will")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not delete unused blob {FileId}")]
     private static partial void LogReleaseDeferred(ILogger logger, Exception exception, Guid fileId);
 }

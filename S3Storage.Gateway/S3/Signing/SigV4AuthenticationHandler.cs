@@ -29,6 +29,12 @@ public sealed partial class SigV4AuthenticationHandler(
     private const string AmzDateFormat = "yyyyMMdd'T'HHmmss'Z'";
     private static readonly TimeSpan MaxPresignedLifetime = TimeSpan.FromDays(7);
 
+    /// <summary>
+    /// x-amz-* headers a request may carry unsigned: the payload hash and the date are in the
+    /// string to sign anyway, and the .NET SDK leaves its user agent out of the signature.
+    /// </summary>
+    private static readonly HashSet<string> UnsignedHeadersAllowed = ["x-amz-content-sha256", "x-amz-date", "x-amz-user-agent"];
+
     /// <summary>Whether a request is signed the SigV4 way (header or query), so this scheme handles it.</summary>
     public static bool Claims(HttpRequest request) =>
         request.Headers.Authorization.ToString().StartsWith(SigV4.Algorithm, StringComparison.Ordinal)
@@ -93,26 +99,29 @@ public sealed partial class SigV4AuthenticationHandler(
             throw S3Errors.AuthorizationHeaderMalformed($"The credential's date {date} is not the request's date {parts.AmzDate[..8]}.");
         }
 
+        // One answer for unknown, revoked and expired keys: which key ids exist, and when they
+        // ended, is not for a caller without the secret to learn.
         var key = AccessKeyToken.IsKeyId(keyId) ? await keys.FindAsync(keyId, Context.RequestAborted) : null;
-        if (key is null)
+        if (key is null || key.RevokedAt is not null || key.ExpiresAt is { } expiresAt && expiresAt <= now)
         {
-            throw S3Errors.InvalidAccessKeyId($"The access key id {Printable(keyId)} does not exist in this store.");
-        }
-
-        if (key.RevokedAt is { } revokedAt)
-        {
-            throw S3Errors.InvalidAccessKeyId($"The access key {key.AccessKeyId} was revoked at {revokedAt:u}.");
-        }
-
-        if (key.ExpiresAt is { } expiresAt && expiresAt <= now)
-        {
-            throw S3Errors.InvalidAccessKeyId($"The access key {key.AccessKeyId} expired at {expiresAt:u}.");
+            throw S3Errors.InvalidAccessKeyId("The AWS access key id you provided does not exist in our records.");
         }
 
         var signedHeaders = parts.SignedHeaders.Split(';');
         if (!signedHeaders.Contains("host"))
         {
             throw S3Errors.AuthorizationHeaderMalformed("SignedHeaders must include host.");
+        }
+
+        // Every x-amz-* header changes what the request does (a copy source, metadata, a
+        // checksum): one the signature does not cover could be added to a presigned URL.
+        foreach (var (name, _) in Request.Headers)
+        {
+            var lower = name.ToLowerInvariant();
+            if (lower.StartsWith("x-amz-", StringComparison.Ordinal) && !UnsignedHeadersAllowed.Contains(lower) && !signedHeaders.Contains(lower))
+            {
+                throw S3Errors.AccessDenied($"There were headers present in the request which were not signed: {lower}.");
+            }
         }
 
         var canonical = CanonicalRequest(target, signedHeaders, parts);
