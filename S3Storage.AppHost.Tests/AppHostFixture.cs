@@ -97,8 +97,10 @@ public abstract partial class AppHostFixture : IAsyncLifetime
 
         var started = Stopwatch.StartNew();
         await _app.StartAsync(cancellationToken).WaitAsync(StartTimeout, cancellationToken);
-        var adminKey = model.Resources.OfType<ParameterResource>().Single(p => p.Name == "admin-key");
-        AdminKey = await adminKey.GetValueAsync(cancellationToken) ?? throw new InvalidOperationException("The admin-key parameter has no value.");
+        async Task<string> ParameterAsync(string name) =>
+            await model.Resources.OfType<ParameterResource>().Single(p => p.Name == name).GetValueAsync(cancellationToken)
+                ?? throw new InvalidOperationException($"The {name} parameter has no value.");
+        AdminKey = $"s3s_{await ParameterAsync("aws-access-key-id")}_{await ParameterAsync("aws-secret-access-key")}";
         foreach (var resource in model.Resources.Where(r => WatchedResources.Contains(r.Name)))
         {
             try
@@ -143,7 +145,7 @@ public abstract partial class AppHostFixture : IAsyncLifetime
     public string LogTail(string resourceName, int lines = 60) =>
         string.Join('\n', _logs.GetValueOrDefault(resourceName)?.TakeLast(lines).Select(line => line.Content) ?? []);
 
-    /// <summary>The <c>admin-key</c> parameter the AppHost gave the gateway.</summary>
+    /// <summary>The admin key the AppHost gave the gateway, as a token made of its <c>aws-access-key-id</c> and <c>aws-secret-access-key</c> parameters.</summary>
     public string AdminKey { get; private set; } = "";
 
     /// <summary>A client of the gateway resource that presents the admin key, as a user of the running cluster would.</summary>

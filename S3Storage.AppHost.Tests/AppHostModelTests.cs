@@ -43,11 +43,13 @@ public sealed class AppHostModelTests
         var gatewayEnvironment = await EnvironmentOfAsync(gateway, publish, cancellationToken);
         Assert.Equal("{metadata.connectionString}", gatewayEnvironment["ConnectionStrings__metadata"]);
         Assert.Equal("{cluster-secret.value}", gatewayEnvironment["Cluster__Secret"]);
-        Assert.Equal("{admin-key.value}", gatewayEnvironment["Access__AdminKey"]);
-        // Both are secret parameters: masked in the dashboard, kept out of a published manifest's values.
+        Assert.Equal("s3s_{aws-access-key-id.value}_{aws-secret-access-key.value}", gatewayEnvironment["Access__AdminKey"]);
+        // The secrets are secret parameters: masked in the dashboard, kept out of a published
+        // manifest's values; the key id is shown, as S3 tools are given it.
         Assert.All(
-            new[] { "admin-key", "cluster-secret" },
+            new[] { "aws-secret-access-key", "cluster-secret" },
             name => Assert.True(Assert.IsType<ParameterResource>(Assert.Single(model.Resources, r => r.Name == name)).Secret));
+        Assert.False(Assert.IsType<ParameterResource>(Assert.Single(model.Resources, r => r.Name == "aws-access-key-id")).Secret);
         foreach (var node in NodeNames)
         {
             Assert.Equal($"{{{node}.bindings.http.url}}", gatewayEnvironment[$"services__{node}__http__0"]);

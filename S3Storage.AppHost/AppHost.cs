@@ -33,7 +33,7 @@ var clusterSecret = builder.AddClusterSecret();
 var gateway = builder.AddProject<Projects.S3Storage_Gateway>("gateway")
     .WithExternalHttpEndpoints()
     .WithHttpHealthCheck("/health")
-    .WithEnvironment("Access__AdminKey", adminKey)
+    .WithEnvironment("Access__AdminKey", adminKey.Token)
     .WithEnvironment("Cluster__Secret", clusterSecret)
     .WithServiceRuntime()
     .WithReference(metadata)

@@ -74,16 +74,7 @@ public sealed class AccessKeyAuthenticationHandler(
         }
 
         await keys.RecordUseAsync(key, Context.RequestAborted);
-        var identity = new ClaimsIdentity(
-            [
-                new Claim(ClaimTypes.NameIdentifier, key.AccessKeyId),
-                new Claim(ClaimTypes.Name, key.Name),
-                new Claim(ClaimTypes.Role, AccessRoles.Name(key.Role)),
-            ],
-            SchemeName,
-            ClaimTypes.Name,
-            ClaimTypes.Role);
-        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
+        return AuthenticateResult.Success(new AuthenticationTicket(key.ToPrincipal(SchemeName), SchemeName));
     }
 
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)

@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.DataProtection;
@@ -31,6 +32,18 @@ public sealed class KnownAccessKey(string accessKeyId, string name, AccessRole r
     /// <summary>Constant-time: the time a comparison takes says nothing about the secret.</summary>
     public bool SecretMatches(string presented) =>
         CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(presented), Encoding.ASCII.GetBytes(Secret));
+
+    /// <summary>Who a request signed with this key is, whichever scheme proved it: the same claims, so roles and rate limits apply alike.</summary>
+    public ClaimsPrincipal ToPrincipal(string scheme) =>
+        new(new ClaimsIdentity(
+            [
+                new Claim(ClaimTypes.NameIdentifier, AccessKeyId),
+                new Claim(ClaimTypes.Name, Name),
+                new Claim(ClaimTypes.Role, AccessRoles.Name(Role)),
+            ],
+            scheme,
+            ClaimTypes.Name,
+            ClaimTypes.Role));
 
     /// <summary>Never the secret.</summary>
     public override string ToString() => $"{AccessKeyId} ({Name}, {AccessRoles.Name(Role)})";

@@ -41,8 +41,7 @@ public static class ListOperations
     {
         var (bucket, query) = await BeginAsync(s3);
         var marker = s3.Target.Get("marker") ?? "";
-        var start = marker.Length == 0 ? ListStart.Beginning
-            : ObjectListing.CommonPrefix(marker, query.Prefix, query.Delimiter) == marker ? ListStart.AfterPrefix(marker) : ListStart.AfterKey(marker);
+        var start = MarkerStart(marker, query);
         var page = await s3.Service<ObjectListing>().ListAsync(s3.Bucket, query.Prefix, query.Delimiter, start, query.MaxKeys, s3.Aborted);
         await WriteAsync(s3.Response, Element(
             "ListBucketResult",
@@ -65,8 +64,7 @@ public static class ListOperations
     {
         var (bucket, query) = await BeginAsync(s3);
         var keyMarker = s3.Target.Get("key-marker") ?? "";
-        var start = keyMarker.Length == 0 ? ListStart.Beginning
-            : ObjectListing.CommonPrefix(keyMarker, query.Prefix, query.Delimiter) == keyMarker ? ListStart.AfterPrefix(keyMarker) : ListStart.AfterKey(keyMarker);
+        var start = MarkerStart(keyMarker, query);
         var page = await s3.Service<ObjectListing>().ListAsync(s3.Bucket, query.Prefix, query.Delimiter, start, query.MaxKeys, s3.Aborted);
         await WriteAsync(s3.Response, Element(
             "ListVersionsResult",
@@ -92,6 +90,12 @@ public static class ListOperations
                 BucketOperations.Owner(bucket.OwnerAccessKeyId))),
             CommonPrefixes(page, query)));
     }
+
+    /// <summary>Where a V1 or versions page starts: after the marker key, or past every key of the common prefix the marker names (the NextMarker of a page that ended on one).</summary>
+    private static ListStart MarkerStart(string marker, ListQuery query) =>
+        marker.Length == 0 ? ListStart.Beginning
+        : ObjectListing.CommonPrefix(marker, query.Prefix, query.Delimiter) == marker ? ListStart.AfterPrefix(marker)
+        : ListStart.AfterKey(marker);
 
     private sealed record ListQuery(string Prefix, string Delimiter, int MaxKeys, bool Url)
     {

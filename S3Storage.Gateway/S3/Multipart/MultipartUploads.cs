@@ -56,12 +56,7 @@ public sealed class MultipartUploads(MetadataDbContext db, ObjectStore objects, 
             async ct =>
             {
                 await using var transaction = await db.Database.BeginTransactionAsync(ct);
-                var active = await db.Database.SqlQuery<string>($"""
-                    SELECT upload_id AS "Value" FROM multipart_uploads
-                    WHERE upload_id = {uploadId} AND bucket_name = {bucket} AND key = {key} AND completed_at IS NULL
-                    FOR UPDATE
-                    """).ToListAsync(ct);
-                if (active.Count == 0)
+                if (!await LockActiveAsync(db, uploadId, bucket, key, ct))
                 {
                     return null;
                 }
@@ -186,12 +181,7 @@ public sealed class MultipartUploads(MetadataDbContext db, ObjectStore objects, 
     /// <summary>Deletes an upload in progress and releases its parts' blobs; null when there was none.</summary>
     internal static async Task<List<Guid>?> ReleaseUploadAsync(MetadataDbContext db, string uploadId, string bucket, string key, CancellationToken cancellationToken)
     {
-        var found = await db.Database.SqlQuery<string>($"""
-            SELECT upload_id AS "Value" FROM multipart_uploads
-            WHERE upload_id = {uploadId} AND bucket_name = {bucket} AND key = {key} AND completed_at IS NULL
-            FOR UPDATE
-            """).ToListAsync(cancellationToken);
-        if (found.Count == 0)
+        if (!await LockActiveAsync(db, uploadId, bucket, key, cancellationToken))
         {
             return null;
         }
@@ -207,6 +197,14 @@ public sealed class MultipartUploads(MetadataDbContext db, ObjectStore objects, 
             RETURNING file_id AS "Value"
             """).ToListAsync(cancellationToken);
     }
+
+    /// <summary>Locks the upload's row for the caller's transaction if it is still in progress; false when it is not.</summary>
+    private static async Task<bool> LockActiveAsync(MetadataDbContext db, string uploadId, string bucket, string key, CancellationToken cancellationToken) =>
+        (await db.Database.SqlQuery<string>($"""
+            SELECT upload_id AS "Value" FROM multipart_uploads
+            WHERE upload_id = {uploadId} AND bucket_name = {bucket} AND key = {key} AND completed_at IS NULL
+            FOR UPDATE
+            """).ToListAsync(cancellationToken)).Count > 0;
 
     public Task<List<MultipartPart>> ListPartsAsync(string uploadId, int after, int max, CancellationToken cancellationToken) =>
         db.MultipartParts.AsNoTracking().Where(p => p.UploadId == uploadId && p.PartNumber > after).OrderBy(p => p.PartNumber).Take(max + 1).ToListAsync(cancellationToken);

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Security.Claims;
 using System.Text;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
@@ -137,16 +136,7 @@ public sealed partial class SigV4AuthenticationHandler(
 
         await keys.RecordUseAsync(key, Context.RequestAborted);
         Context.Features.Set(new SignedRequest(key.AccessKeyId, parts.PayloadHash, parts.AmzDate, credentialScope, expected, signingKey, presigned));
-        var identity = new ClaimsIdentity(
-            [
-                new Claim(ClaimTypes.NameIdentifier, key.AccessKeyId),
-                new Claim(ClaimTypes.Name, key.Name),
-                new Claim(ClaimTypes.Role, AccessRoles.Name(key.Role)),
-            ],
-            SchemeName,
-            ClaimTypes.Name,
-            ClaimTypes.Role);
-        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
+        return AuthenticateResult.Success(new AuthenticationTicket(key.ToPrincipal(SchemeName), SchemeName));
     }
 
     private sealed record SignatureParts(string Credential, string SignedHeaders, string Signature, string AmzDate, string PayloadHash, TimeSpan Expires);
