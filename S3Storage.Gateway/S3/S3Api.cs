@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using System.Diagnostics;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Diagnostics;
@@ -70,16 +71,8 @@ public static partial class S3Api
         services.AddScoped<Multipart.MultipartUploads>();
         services.AddSingleton<S3Sweeper>();
         services.AddHostedService(sp => sp.GetRequiredService<S3Sweeper>());
-        services.TryAddSingletonTimeProvider();
+        services.TryAddSingleton(TimeProvider.System);
         return builder;
-    }
-
-    private static void TryAddSingletonTimeProvider(this IServiceCollection services)
-    {
-        if (!services.Any(s => s.ServiceType == typeof(TimeProvider)))
-        {
-            services.AddSingleton(TimeProvider.System);
-        }
     }
 
     public static IEndpointRouteBuilder MapS3Api(this IEndpointRouteBuilder app)

@@ -122,7 +122,7 @@ public sealed class BucketStore(MetadataDbContext db, IOptions<S3Options> option
                     throw S3Errors.BucketNotEmpty(name);
                 }
 
-                await db.Database.SqlQuery<Guid>($"""
+                await db.Database.ExecuteSqlAsync($"""
                     WITH uploads AS (
                         DELETE FROM multipart_uploads WHERE bucket_name = {name} RETURNING upload_id),
                     parts AS (
@@ -130,8 +130,7 @@ public sealed class BucketStore(MetadataDbContext db, IOptions<S3Options> option
                     INSERT INTO released_blobs (file_id, released_at)
                     SELECT file_id, now() FROM parts
                     ON CONFLICT (file_id) DO NOTHING
-                    RETURNING file_id AS "Value"
-                    """).ToListAsync(ct);
+                    """, ct);
                 await db.Database.ExecuteSqlAsync($"DELETE FROM buckets WHERE name = {name}", ct);
                 await transaction.CommitAsync(ct);
             },

@@ -52,16 +52,16 @@ public sealed class MultipartUploads(MetadataDbContext db, ObjectStore objects, 
     /// <summary>Records a stored part (replacing one with the same number); if the upload ended meanwhile, the part's blob is deleted and NoSuchUpload thrown.</summary>
     public async Task SavePartAsync(string bucket, string key, string uploadId, int partNumber, Guid fileId, long size, string md5Hex, CancellationToken cancellationToken)
     {
-        var released = await db.Database.CreateExecutionStrategy().ExecuteAsync(
+        var saved = await db.Database.CreateExecutionStrategy().ExecuteAsync(
             async ct =>
             {
                 await using var transaction = await db.Database.BeginTransactionAsync(ct);
                 if (!await LockActiveAsync(db, uploadId, bucket, key, ct))
                 {
-                    return null;
+                    return false;
                 }
 
-                var replaced = await db.Database.SqlQuery<Guid>($"""
+                await db.Database.ExecuteSqlAsync($"""
                     WITH old AS (
                         SELECT file_id FROM multipart_parts WHERE upload_id = {uploadId} AND part_number = {partNumber} AND file_id <> {fileId}),
                     saved AS (
@@ -72,13 +72,12 @@ public sealed class MultipartUploads(MetadataDbContext db, ObjectStore objects, 
                     INSERT INTO released_blobs (file_id, released_at)
                     SELECT file_id, now() FROM old
                     ON CONFLICT (file_id) DO NOTHING
-                    RETURNING file_id AS "Value"
-                    """).ToListAsync(ct);
+                    """, ct);
                 await transaction.CommitAsync(ct);
-                return replaced;
+                return true;
             },
             cancellationToken);
-        if (released is null)
+        if (!saved)
         {
             await objects.DeleteUnusedBlobsAsync([fileId]);
             throw S3Errors.NoSuchUpload(uploadId);
@@ -96,7 +95,7 @@ public sealed class MultipartUploads(MetadataDbContext db, ObjectStore objects, 
         }
 
         var maxFileSize = storage.Value.MaxFileSize;
-        var (result, _) = await db.Database.CreateExecutionStrategy().ExecuteAsync(
+        return await db.Database.CreateExecutionStrategy().ExecuteAsync(
             async ct =>
             {
                 await using var transaction = await db.Database.BeginTransactionAsync(ct);
@@ -106,7 +105,7 @@ public sealed class MultipartUploads(MetadataDbContext db, ObjectStore objects, 
                 if (upload.CompletedEtag is { } completedETag)
                 {
                     // Complete is idempotent: a client that lost the first answer asks again.
-                    return (new CompletedUpload(bucket, key, completedETag), new List<Guid>());
+                    return new CompletedUpload(bucket, key, completedETag);
                 }
 
                 var parts = await db.MultipartParts.AsNoTracking().Where(p => p.UploadId == uploadId).ToDictionaryAsync(p => p.PartNumber, ct);
@@ -142,7 +141,7 @@ public sealed class MultipartUploads(MetadataDbContext db, ObjectStore objects, 
                 var unlisted = parts.Values.Where(p => !keptFiles.Contains(p.FileId)).Select(p => p.FileId).ToArray();
                 await ObjectStore.LockKeyAsync(db, bucket, key, ct);
                 // The parts' rows go first: a blob is kept by the object, or released.
-                var releasedBlobs = await db.Database.SqlQuery<Guid>($"""
+                await db.Database.ExecuteSqlAsync($"""
                     WITH parts_done AS (
                         DELETE FROM multipart_parts WHERE upload_id = {uploadId} RETURNING file_id),
                     marked AS (
@@ -150,43 +149,41 @@ public sealed class MultipartUploads(MetadataDbContext db, ObjectStore objects, 
                     INSERT INTO released_blobs (file_id, released_at)
                     SELECT file_id, now() FROM parts_done WHERE file_id = ANY({unlisted}::uuid[])
                     ON CONFLICT (file_id) DO NOTHING
-                    RETURNING file_id AS "Value"
-                    """).ToListAsync(ct);
-                var replaced = await ObjectStore.SwitchInTransactionAsync(db, bucket, key, new ObjectVersion(objectId, keptFiles, size, etag, upload.ContentType, headers, DateTimeOffset.UtcNow), ct);
+                    """, ct);
+                await ObjectStore.SwitchInTransactionAsync(db, bucket, key, new ObjectVersion(objectId, keptFiles, size, etag, upload.ContentType, headers, DateTimeOffset.UtcNow), ct);
                 await transaction.CommitAsync(ct);
-                return (new CompletedUpload(bucket, key, etag), releasedBlobs.Concat(replaced).ToList());
+                return new CompletedUpload(bucket, key, etag);
             },
             cancellationToken);
-        return result;
     }
 
     /// <summary>Ends an upload in progress and deletes its parts' blobs.</summary>
     public async Task AbortAsync(string bucket, string key, string uploadId, CancellationToken cancellationToken)
     {
-        var released = await db.Database.CreateExecutionStrategy().ExecuteAsync(
+        var aborted = await db.Database.CreateExecutionStrategy().ExecuteAsync(
             async ct =>
             {
                 await using var transaction = await db.Database.BeginTransactionAsync(ct);
-                var releasedBlobs = await ReleaseUploadAsync(db, uploadId, bucket, key, ct);
+                var released = await ReleaseUploadAsync(db, uploadId, bucket, key, ct);
                 await transaction.CommitAsync(ct);
-                return releasedBlobs;
+                return released;
             },
             cancellationToken);
-        if (released is null)
+        if (!aborted)
         {
             throw S3Errors.NoSuchUpload(uploadId);
         }
     }
 
-    /// <summary>Deletes an upload in progress and releases its parts' blobs; null when there was none.</summary>
-    internal static async Task<List<Guid>?> ReleaseUploadAsync(MetadataDbContext db, string uploadId, string bucket, string key, CancellationToken cancellationToken)
+    /// <summary>Deletes an upload in progress and releases its parts' blobs; false when there was none.</summary>
+    internal static async Task<bool> ReleaseUploadAsync(MetadataDbContext db, string uploadId, string bucket, string key, CancellationToken cancellationToken)
     {
         if (!await LockActiveAsync(db, uploadId, bucket, key, cancellationToken))
         {
-            return null;
+            return false;
         }
 
-        return await db.Database.SqlQuery<Guid>($"""
+        await db.Database.ExecuteSqlAsync($"""
             WITH parts_done AS (
                 DELETE FROM multipart_parts WHERE upload_id = {uploadId} RETURNING file_id),
             upload_done AS (
@@ -194,8 +191,8 @@ public sealed class MultipartUploads(MetadataDbContext db, ObjectStore objects, 
             INSERT INTO released_blobs (file_id, released_at)
             SELECT file_id, now() FROM parts_done
             ON CONFLICT (file_id) DO NOTHING
-            RETURNING file_id AS "Value"
-            """).ToListAsync(cancellationToken);
+            """, cancellationToken);
+        return true;
     }
 
     /// <summary>Locks the upload's row for the caller's transaction if it is still in progress; false when it is not.</summary>

@@ -62,21 +62,20 @@ public sealed partial class ObjectStore(MetadataDbContext db, FileDeleter delete
 
     /// <summary>
     /// In the caller's transaction, with the key locked (<see cref="LockKeyAsync"/>): replaces
-    /// the object at the key with <paramref name="version"/>; returns the blobs released.
+    /// the object at the key with <paramref name="version"/>, releasing the blobs it replaces.
     /// </summary>
-    internal static async Task<List<Guid>> SwitchInTransactionAsync(DbContext context, string bucket, string key, ObjectVersion version, CancellationToken cancellationToken)
+    internal static async Task SwitchInTransactionAsync(DbContext context, string bucket, string key, ObjectVersion version, CancellationToken cancellationToken)
     {
         var headers = JsonSerializer.Serialize(version.Headers);
         var blobs = version.Blobs.ToArray();
         var ordinals = Enumerable.Range(0, blobs.Length).ToArray();
-        var released = await ReleaseKeyAsync(context, bucket, key, cancellationToken);
+        await ReleaseKeyAsync(context, bucket, key, cancellationToken);
         await context.Database.ExecuteSqlAsync($"""
             INSERT INTO objects (object_id, bucket_name, key, size, etag, content_type, headers, last_modified)
             VALUES ({version.ObjectId}, {bucket}, {key}, {version.Size}, {version.ETag}, {version.ContentType}, {headers}::jsonb, {version.LastModified});
             INSERT INTO object_blobs (object_id, ordinal, file_id)
             SELECT {version.ObjectId}, o, f FROM unnest({ordinals}::int[], {blobs}::uuid[]) AS u(o, f);
             """, cancellationToken);
-        return released;
     }
 
     /// <summary>Removes the object at the key (nothing if there is none) and releases its blobs.</summary>
@@ -114,8 +113,8 @@ public sealed partial class ObjectStore(MetadataDbContext db, FileDeleter delete
         context.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock({KeyLockClass}, hashtext({bucket} || '/' || {key}))", cancellationToken);
 
     /// <summary>Deletes the key's object row and records its blobs as released, in the caller's transaction.</summary>
-    private static async Task<List<Guid>> ReleaseKeyAsync(DbContext context, string bucket, string key, CancellationToken cancellationToken) =>
-        await context.Database.SqlQuery<Guid>($"""
+    private static Task ReleaseKeyAsync(DbContext context, string bucket, string key, CancellationToken cancellationToken) =>
+        context.Database.ExecuteSqlAsync($"""
             WITH old AS (
                 DELETE FROM objects WHERE bucket_name = {bucket} AND key = {key}
                 RETURNING object_id),
@@ -125,8 +124,7 @@ public sealed partial class ObjectStore(MetadataDbContext db, FileDeleter delete
             INSERT INTO released_blobs (file_id, released_at)
             SELECT file_id, now() FROM old_blobs
             ON CONFLICT (file_id) DO NOTHING
-            RETURNING file_id AS "Value"
-            """).ToListAsync(cancellationToken);
+            """, cancellationToken);
 
     public static Dictionary<string, string> ReadHeaders(string? json) =>
         json is null ? [] : JsonSerializer.Deserialize<Dictionary<string, string>>(json) ?? [];
