@@ -224,13 +224,17 @@ public sealed class LocalCluster : IAsyncDisposable
         return (int)(long)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
+    private static readonly TimeSpan RegistrationTimeout = TimeSpan.FromSeconds(150);
+
     /// <summary>Nodes register shortly after they serve; the gateway's first ring load must see them.</summary>
     private async Task WaitForRegistrationsAsync(IEnumerable<StorageNodeProcess> started, CancellationToken cancellationToken)
     {
         var expected = started.Select(n => n.Address.ToString().TrimEnd('/')).ToArray();
         await using var connection = new NpgsqlConnection(Postgres.ConnectionString(Database, pooling: false));
         await connection.OpenAsync(cancellationToken);
-        var deadline = DateTime.UtcNow.AddSeconds(60);
+        // Generous: in CI several clusters start at once on two cores (a 60 s wait timed out once
+        // while the S3 test clusters started beside the resilience cluster).
+        var deadline = DateTime.UtcNow.Add(RegistrationTimeout);
         while (true)
         {
             await using var command = new NpgsqlCommand(
@@ -243,7 +247,7 @@ public sealed class LocalCluster : IAsyncDisposable
 
             if (DateTime.UtcNow > deadline)
             {
-                throw new TimeoutException($"Not every node registered within 60 s; see {LogDirectory}.");
+                throw new TimeoutException($"Not every node registered within {RegistrationTimeout.TotalSeconds:F0} s; see {LogDirectory}.");
             }
 
             await Task.Delay(100, cancellationToken);
