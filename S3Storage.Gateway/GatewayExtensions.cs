@@ -57,6 +57,7 @@ public static class GatewayExtensions
         services.AddSingleton<ChunkRemover>();
         services.AddSingleton<ChunkCopier>();
         services.AddSingleton<ChunkWriter>();
+        services.AddSingleton<ChunkBatchWriter>();
         services.AddSingleton<ReplicaReaderServices>();
         services.AddSingleton<ReplicaStatusRecorder>();
         services.AddSingleton<UploadSessionKeeper>();

@@ -37,4 +37,12 @@ public sealed class UploadOptions
     /// <summary>Back-off before the second attempt; doubled for each further one (<c>Uploads__RetryDelay</c>).</summary>
     [Range(typeof(TimeSpan), "00:00:00", "00:01:00", ErrorMessage = "Uploads:RetryDelay must be between 0 and 1 minute.")]
     public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>
+    /// Files up to this size are read whole into memory and sent as one PutChunks call per node,
+    /// carrying every chunk that node takes, instead of one streamed call per chunk copy; 0
+    /// streams every file (<c>Uploads__BatchedFileSize</c>). Larger files always stream.
+    /// </summary>
+    [Range(0, 16 * 1024 * 1024, ErrorMessage = "Uploads:BatchedFileSize must be between 0 and 16777216 bytes.")]
+    public int BatchedFileSize { get; set; } = 1024 * 1024;
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Net;
 using System.Security.Cryptography;
@@ -31,6 +32,7 @@ public sealed partial class FileUploader(
     MetadataDbContext db,
     ClusterView cluster,
     ChunkWriter writer,
+    ChunkBatchWriter batchWriter,
     ChunkCopier copier,
     NodeCalls nodeCalls,
     ChunkRemover remover,
@@ -66,19 +68,9 @@ public sealed partial class FileUploader(
         var sent = new List<SentChunk>(ChunkPlanner.ChunksPerFile);
         try
         {
-            using var fileHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            foreach (var placement in upload.Placements)
-            {
-                var chunkSent = await writer.WriteAsync(placement, plan.Chunks[placement.Chunk.ChunkNumber], source, fileHash, working.Token);
-                sent.Add(chunkSent);
-                if (placement.StreamedTo(chunkSent.Targets))
-                {
-                    await SaveCopiesAsync(placement, working.Token);
-                }
-            }
-
-            await source.ReadEndAsync(working.Token);
-            var sha256 = Convert.ToHexStringLower(fileHash.GetHashAndReset());
+            var sha256 = source.Length <= uploadOptions.Value.BatchedFileSize
+                ? await SendWholeAsync(upload, plan, source, sent, working.Token)
+                : await StreamAsync(upload, plan, source, sent, working.Token);
             var storedCopies = new List<StoredCopies>(sent.Count);
             foreach (var chunkSent in sent)
             {
@@ -120,6 +112,52 @@ public sealed partial class FileUploader(
         finally
         {
             await session.DisposeAsync();
+        }
+    }
+
+    /// <summary>Streams the file chunk by chunk, each to its nodes as its bytes arrive; returns the file's SHA-256.</summary>
+    private async Task<string> StreamAsync(Upload upload, ChunkPlan plan, UploadSource source, List<SentChunk> sent, CancellationToken cancellationToken)
+    {
+        using var fileHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var placement in upload.Placements)
+        {
+            var chunkSent = await writer.WriteAsync(placement, plan.Chunks[placement.Chunk.ChunkNumber], source, fileHash, cancellationToken);
+            sent.Add(chunkSent);
+            if (placement.StreamedTo(chunkSent.Targets))
+            {
+                await SaveCopiesAsync(placement, cancellationToken);
+            }
+        }
+
+        await source.ReadEndAsync(cancellationToken);
+        return Convert.ToHexStringLower(fileHash.GetHashAndReset());
+    }
+
+    /// <summary>
+    /// A small file (up to <c>Uploads:BatchedFileSize</c>) is read whole, checked to its end,
+    /// and sent with one call per node (<see cref="ChunkBatchWriter"/>); returns its SHA-256.
+    /// Holding it costs at most that many bytes per upload, and a bad body never reaches a node.
+    /// </summary>
+    private async Task<string> SendWholeAsync(Upload upload, ChunkPlan plan, UploadSource source, List<SentChunk> sent, CancellationToken cancellationToken)
+    {
+        var length = (int)source.Length;
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
+        try
+        {
+            var file = buffer.AsMemory(0, length);
+            for (var read = 0; read < length;)
+            {
+                read += await source.ReadAsync(file[read..], cancellationToken);
+            }
+
+            await source.ReadEndAsync(cancellationToken);
+            metrics.BytesUploaded(length);
+            sent.AddRange(await batchWriter.WriteAsync(upload.Placements, plan.Chunks, file, SaveCopiesAsync, cancellationToken));
+            return Convert.ToHexStringLower(SHA256.HashData(file.Span));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 

@@ -146,6 +146,18 @@ public sealed class ChunkStore : IDisposable
     /// </summary>
     public async Task<ChunkPutResult> WriteAsync(ChunkDescriptor chunk, IAsyncEnumerable<ReadOnlyMemory<byte>> data, Func<ChunkTrailerDigest?> trailer, CancellationToken cancellationToken)
     {
+        await using var prepared = await PrepareAsync(chunk, data, trailer, cancellationToken);
+        return (await CommitAsync([prepared], cancellationToken))[0];
+    }
+
+    /// <summary>
+    /// First half of a put: checks what the node holds and writes the chunk to a temporary
+    /// file, verified but neither fsynced nor visible. <see cref="CommitAsync"/> makes a set of
+    /// prepared chunks durable together, so a batch of small chunks shares its flushes;
+    /// disposing a prepared chunk that was not committed removes its temporary file.
+    /// </summary>
+    public async Task<PreparedChunk> PrepareAsync(ChunkDescriptor chunk, IAsyncEnumerable<ReadOnlyMemory<byte>> data, Func<ChunkTrailerDigest?> trailer, CancellationToken cancellationToken)
+    {
         if (Draining)
         {
             throw new ChunkStoreException(ChunkError.Draining, "The node is shutting down and accepts no new chunks.");
@@ -165,51 +177,106 @@ public sealed class ChunkStore : IDisposable
             // bytes that still pass their checksums, otherwise replace them.
             if (await VerifyExistingAsync(chunk.Id, cancellationToken))
             {
-                return new ChunkPutResult(false, chunk.Sha256);
+                return PreparedChunk.AlreadyStored(chunk, new ChunkPutResult(false, chunk.Sha256));
             }
 
             replacingCorrupt = true;
         }
 
-        var finalPath = PathOf(chunk.Id);
         var tempPath = Path.Combine(TempDirectory, $"{chunk.Id.Value}.{Guid.NewGuid():N}.tmp");
         var header = new ChunkFileHeader(chunk.Size, chunk.Sha256 ?? new byte[32], chunk.FileId, chunk.ChunkNumber, DateTimeOffset.UtcNow, ChecksumBlockSize);
-        var committed = false;
+        FileStream? file = null;
         try
         {
-            header = await WriteTempFileAsync(tempPath, header, chunk.Sha256, data, trailer, cancellationToken);
-            committed = await PublishAsync(tempPath, finalPath, chunk.Id, header, replacingCorrupt, cancellationToken);
-            return new ChunkPutResult(committed, header.Sha256);
+            file = OpenTempFile(tempPath, header);
+            header = await WriteTempFileAsync(file, header, chunk.Sha256, data, trailer, cancellationToken);
+            return new PreparedChunk(chunk, tempPath, file, header, replacingCorrupt);
         }
-        // .NET reports a failed preallocation as a plain IOException, without the errno.
-        catch (IOException e) when (DiskErrors.IsDiskFull(e) || SafeFreeSpace() is >= 0 and var free && free < header.FileLength)
+        catch (Exception e)
         {
-            RecordIoError("disk_full");
-            throw new ChunkStoreException(ChunkError.DiskFull, $"The node's disk is full: chunk {chunk.Id} needs {header.FileLength} bytes, {SafeFreeSpace()} are free.", e);
-        }
-        catch (IOException e)
-        {
-            RecordIoError("write");
-            throw new ChunkStoreException(ChunkError.IoError, $"Writing chunk {chunk.Id} failed: {e.Message}", e);
-        }
-        finally
-        {
-            if (!committed)
+            if (file is not null)
             {
-                TryDelete(tempPath);
+                await file.DisposeAsync();
             }
+
+            TryDelete(tempPath);
+            if (e is IOException io)
+            {
+                throw WriteFailed(chunk.Id, header.FileLength, io);
+            }
+
+            throw;
         }
     }
 
-    private async Task<ChunkFileHeader> WriteTempFileAsync(
-        string tempPath,
-        ChunkFileHeader header,
-        byte[]? headerSha256,
-        IAsyncEnumerable<ReadOnlyMemory<byte>> data,
-        Func<ChunkTrailerDigest?> trailer,
-        CancellationToken cancellationToken)
+    /// <summary>
+    /// Second half of a put: fsyncs the prepared chunks (concurrently, so the file system
+    /// commits them in one journal transaction), renames each into place and fsyncs the
+    /// directories they went to. A chunk is acknowledged only once all of this is done; a
+    /// failure stops the renames that follow it.
+    /// </summary>
+    public async Task<IReadOnlyList<ChunkPutResult>> CommitAsync(IReadOnlyList<PreparedChunk> chunks, CancellationToken cancellationToken)
     {
-        var options = new FileStreamOptions
+        var toStore = chunks.Where(c => c.Result is null).ToList();
+        try
+        {
+            // fsync before rename: once a chunk has its name, its bytes are on disk.
+            await Task.WhenAll(toStore.Select(c => _sync.RunAsync(() => c.File!.Flush(flushToDisk: true))));
+            foreach (var chunk in toStore)
+            {
+                await chunk.File!.DisposeAsync();
+            }
+
+            var directories = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var chunk in toStore)
+            {
+                chunk.Result = await RenameIntoPlaceAsync(chunk, cancellationToken);
+                if (chunk.Result.Written)
+                {
+                    directories.Add(Path.GetDirectoryName(PathOf(chunk.Descriptor.Id))!);
+                }
+            }
+
+            // fsync the directories: the renames themselves must survive a power cut.
+            await Task.WhenAll(directories.Select(d => _sync.RunAsync(() => DirectorySync.Flush(d))));
+        }
+        catch (IOException e)
+        {
+            var failed = toStore.FirstOrDefault(c => c.Result is null) ?? toStore[^1];
+            throw WriteFailed(failed.Descriptor.Id, failed.Header.FileLength, e);
+        }
+
+        foreach (var chunk in toStore.Where(c => c.Result!.Written))
+        {
+            _knownCorrupt.TryRemove(chunk.Descriptor.Id.Value, out _);
+            if (chunk.ReplacedLength == 0)
+            {
+                Interlocked.Increment(ref _chunkCount);
+            }
+
+            Interlocked.Add(ref _usedBytes, chunk.Header.FileLength - chunk.ReplacedLength);
+            Interlocked.Add(ref _bytesWritten, chunk.Header.DataLength);
+            _metrics.ChunkWritten(chunk.Header.DataLength);
+        }
+
+        return chunks.Select(c => c.Result!).ToList();
+    }
+
+    private ChunkStoreException WriteFailed(ChunkId id, long fileLength, IOException e)
+    {
+        // .NET reports a failed preallocation as a plain IOException, without the errno.
+        if (DiskErrors.IsDiskFull(e) || SafeFreeSpace() is >= 0 and var free && free < fileLength)
+        {
+            RecordIoError("disk_full");
+            return new ChunkStoreException(ChunkError.DiskFull, $"The node's disk is full: chunk {id} needs {fileLength} bytes, {SafeFreeSpace()} are free.", e);
+        }
+
+        RecordIoError("write");
+        return new ChunkStoreException(ChunkError.IoError, $"Writing chunk {id} failed: {e.Message}", e);
+    }
+
+    private static FileStream OpenTempFile(string tempPath, ChunkFileHeader header) =>
+        new(tempPath, new FileStreamOptions
         {
             Mode = FileMode.CreateNew,
             Access = FileAccess.Write,
@@ -219,9 +286,16 @@ public sealed class ChunkStore : IDisposable
             // Reserving the whole file first finds a full disk before any byte is written,
             // and keeps the file contiguous.
             PreallocationSize = header.FileLength,
-        };
+        });
 
-        await using var file = new FileStream(tempPath, options);
+    private async Task<ChunkFileHeader> WriteTempFileAsync(
+        FileStream file,
+        ChunkFileHeader header,
+        byte[]? headerSha256,
+        IAsyncEnumerable<ReadOnlyMemory<byte>> data,
+        Func<ChunkTrailerDigest?> trailer,
+        CancellationToken cancellationToken)
+    {
         var buffer = ArrayPool<byte>.Shared.Rent(ChunkFileHeader.Length);
         using var sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         // A writer that sends no SHA-256 first may prove the bytes with an XxHash3 after them.
@@ -289,8 +363,6 @@ public sealed class ChunkStore : IDisposable
                 await file.WriteAsync(buffer.AsMemory(0, ChunkFileHeader.Length), cancellationToken);
             }
 
-            // fsync before rename: once the chunk has its name, its bytes are on disk.
-            await _sync.RunAsync(() => file.Flush(flushToDisk: true));
             return header;
         }
         finally
@@ -299,38 +371,29 @@ public sealed class ChunkStore : IDisposable
         }
     }
 
-    private async Task<bool> PublishAsync(string tempPath, string finalPath, ChunkId id, ChunkFileHeader header, bool replacingCorrupt, CancellationToken cancellationToken)
+    private async Task<ChunkPutResult> RenameIntoPlaceAsync(PreparedChunk chunk, CancellationToken cancellationToken)
     {
-        var directory = Path.GetDirectoryName(finalPath)!;
-        await EnsureDirectoryAsync(directory);
-        var replacedLength = replacingCorrupt && File.Exists(finalPath) ? new FileInfo(finalPath).Length : 0;
+        var id = chunk.Descriptor.Id;
+        var header = chunk.Header;
+        var finalPath = PathOf(id);
+        await EnsureDirectoryAsync(Path.GetDirectoryName(finalPath)!);
+        chunk.ReplacedLength = chunk.ReplacingCorrupt && File.Exists(finalPath) ? new FileInfo(finalPath).Length : 0;
         try
         {
-            File.Move(tempPath, finalPath, overwrite: replacingCorrupt);
+            File.Move(chunk.TempPath, finalPath, overwrite: chunk.ReplacingCorrupt);
         }
-        catch (IOException) when (!replacingCorrupt && File.Exists(finalPath))
+        catch (IOException) when (!chunk.ReplacingCorrupt && File.Exists(finalPath))
         {
             // The chunk was already there (its hash came only in the trailer), or another put
             // of the same id finished first.
             var existing = await TryReadHeaderAsync(id, cancellationToken);
             return existing is not null && SameChunk(existing, header.DataLength, header.Sha256)
-                ? false
+                ? new ChunkPutResult(false, header.Sha256)
                 : throw Conflict(id, header.DataLength, header.Sha256, existing);
         }
 
-        // fsync the directory: the rename itself must survive a power cut.
-        await _sync.RunAsync(() => DirectorySync.Flush(directory));
-        _knownCorrupt.TryRemove(id.Value, out _);
-        if (replacedLength == 0)
-        {
-            Interlocked.Increment(ref _chunkCount);
-        }
-
-        Interlocked.Add(ref _usedBytes, header.FileLength - replacedLength);
-
-        Interlocked.Add(ref _bytesWritten, header.DataLength);
-        _metrics.ChunkWritten(header.DataLength);
-        return true;
+        chunk.Renamed = true;
+        return new ChunkPutResult(true, header.Sha256);
     }
 
     private async Task<bool> VerifyExistingAsync(ChunkId id, CancellationToken cancellationToken)
@@ -543,7 +606,7 @@ public sealed class ChunkStore : IDisposable
         }
     }
 
-    private static void TryDelete(string path)
+    internal static void TryDelete(string path)
     {
         try
         {

@@ -26,6 +26,9 @@ public sealed class StorageNodeService(
     /// </summary>
     public const int DataMessageSize = 64 * 1024;
 
+    /// <summary>Chunks one PutChunks call may carry: a small file's six at any replication, with room to spare, and a bound on open temporary files per call.</summary>
+    public const int MaxBatchChunks = 64;
+
     private const int DefaultListBatch = 1000;
     private const int MaxListBatch = 10_000;
 
@@ -37,7 +40,7 @@ public sealed class StorageNodeService(
             throw new ChunkStoreException(ChunkError.InvalidArgument, "The first message of PutChunk must be the chunk header.");
         }
 
-        var messages = new PutMessages(requestStream);
+        var messages = new PutMessages(requestStream, trailerEndsChunk: false);
         ChunkDescriptor chunk;
         ChunkPutResult put;
         try
@@ -58,6 +61,71 @@ public sealed class StorageNodeService(
             Sha256 = Convert.ToHexStringLower(put.Sha256),
             AlreadyPresent = !put.Written,
         };
+    }
+
+    /// <summary>
+    /// Several whole chunks in one call, each ended by its trailer: every chunk is written and
+    /// verified as it arrives, then all are made durable together (<see cref="ChunkStore.CommitAsync"/>).
+    /// One call, one shared fsync round and one answer for the chunks of a small file that
+    /// land here, instead of a call and an fsync each.
+    /// </summary>
+    public override async Task<PutChunksResponse> PutChunks(IAsyncStreamReader<PutChunkRequest> requestStream, ServerCallContext context)
+    {
+        var cancellationToken = context.CancellationToken;
+        var messages = new PutMessages(requestStream, trailerEndsChunk: true);
+        var prepared = new List<PreparedChunk>();
+        try
+        {
+            while (await messages.NextHeaderAsync(cancellationToken) is { } header)
+            {
+                if (prepared.Count == MaxBatchChunks)
+                {
+                    throw new ChunkStoreException(ChunkError.InvalidArgument, $"A PutChunks call carries at most {MaxBatchChunks} chunks.");
+                }
+
+                var chunk = Describe(header);
+                if (prepared.Any(p => p.Descriptor.Id == chunk.Id))
+                {
+                    throw new ChunkStoreException(ChunkError.InvalidArgument, $"Chunk {chunk.Id} appears twice in one PutChunks call.");
+                }
+
+                prepared.Add(await store.PrepareAsync(chunk, messages.DataAsync(cancellationToken), () => messages.Trailer, cancellationToken));
+                // A chunk found already stored is answered without its bytes: skip them.
+                await messages.SkipRestOfChunkAsync(cancellationToken);
+            }
+
+            if (prepared.Count == 0)
+            {
+                throw new ChunkStoreException(ChunkError.InvalidArgument, "A PutChunks call carries at least one chunk.");
+            }
+
+            var results = await store.CommitAsync(prepared, cancellationToken);
+            var response = new PutChunksResponse();
+            for (var i = 0; i < prepared.Count; i++)
+            {
+                response.Chunks.Add(new PutChunkResponse
+                {
+                    ChunkId = prepared[i].Descriptor.Id.Value,
+                    Size = prepared[i].Descriptor.Size,
+                    Sha256 = Convert.ToHexStringLower(results[i].Sha256),
+                    AlreadyPresent = !results[i].Written,
+                });
+            }
+
+            return response;
+        }
+        catch (ChunkStoreException e) when (e.Error is not ChunkError.Cancelled && !cancellationToken.IsCancellationRequested)
+        {
+            await messages.DrainAsync(cancellationToken);
+            throw;
+        }
+        finally
+        {
+            foreach (var chunk in prepared)
+            {
+                await chunk.DisposeAsync();
+            }
+        }
     }
 
     public override async Task GetChunk(GetChunkRequest request, IServerStreamWriter<GetChunkResponse> responseStream, ServerCallContext context)
@@ -191,8 +259,12 @@ public sealed class StorageNodeService(
             ? Convert.FromHexString(text)
             : throw new ChunkStoreException(ChunkError.InvalidArgument, $"sha256 must be 64 lowercase hex digits, not '{text}'.");
 
-    /// <summary>The data messages of a put, then its optional trailer; nothing may follow the trailer.</summary>
-    private sealed class PutMessages(IAsyncStreamReader<PutChunkRequest> requestStream)
+    /// <summary>
+    /// The messages of a put: for PutChunk, one chunk's data and its optional trailer, after
+    /// which nothing may follow; for PutChunks (<c>trailerEndsChunk</c>), chunk after chunk,
+    /// each a header, data, and the trailer that ends it.
+    /// </summary>
+    private sealed class PutMessages(IAsyncStreamReader<PutChunkRequest> requestStream, bool trailerEndsChunk)
     {
         /// <summary>
         /// A refusal answered while the client still streams resets the HTTP/2 stream with
@@ -205,8 +277,36 @@ public sealed class StorageNodeService(
         private static readonly TimeSpan MaxDrainTime = TimeSpan.FromSeconds(2);
 
         private bool _ended;
+        private bool _chunkEnded;
 
         public ChunkTrailerDigest? Trailer { get; private set; }
+
+        /// <summary>The next chunk's header in a PutChunks call; null at the end of the call.</summary>
+        public async Task<ChunkHeader?> NextHeaderAsync(CancellationToken cancellationToken)
+        {
+            if (!await requestStream.MoveNext(cancellationToken))
+            {
+                _ended = true;
+                return null;
+            }
+
+            if (requestStream.Current.PayloadCase != PutChunkRequest.PayloadOneofCase.Header)
+            {
+                throw new ChunkStoreException(ChunkError.InvalidArgument, "Every chunk of a PutChunks call starts with its header.");
+            }
+
+            Trailer = null;
+            _chunkEnded = false;
+            return requestStream.Current.Header;
+        }
+
+        /// <summary>Reads what is left of the current chunk up to its trailer, unstored (the node already held it).</summary>
+        public async Task SkipRestOfChunkAsync(CancellationToken cancellationToken)
+        {
+            await foreach (var _ in DataAsync(cancellationToken))
+            {
+            }
+        }
 
         public async Task DrainAsync(CancellationToken cancellationToken)
         {
@@ -233,11 +333,16 @@ public sealed class StorageNodeService(
 
         public async IAsyncEnumerable<ReadOnlyMemory<byte>> DataAsync([EnumeratorCancellation] CancellationToken cancellationToken)
         {
-            while (true)
+            while (!_chunkEnded)
             {
                 if (!await requestStream.MoveNext(cancellationToken))
                 {
                     _ended = true;
+                    if (trailerEndsChunk)
+                    {
+                        throw new ChunkStoreException(ChunkError.InvalidArgument, "Every chunk of a PutChunks call ends with its trailer.");
+                    }
+
                     yield break;
                 }
 
@@ -257,9 +362,12 @@ public sealed class StorageNodeService(
                         Trailer = new ChunkTrailerDigest(
                             trailer.Sha256.Length == 0 && trailer.HasXxhash3 ? null : ParseSha256(trailer.Sha256),
                             trailer.HasXxhash3 ? trailer.Xxhash3 : null);
+                        _chunkEnded = trailerEndsChunk;
                         break;
                     default:
-                        throw new ChunkStoreException(ChunkError.InvalidArgument, "Only data messages and one trailer may follow the chunk header.");
+                        throw new ChunkStoreException(
+                            ChunkError.InvalidArgument,
+                            trailerEndsChunk ? "Every chunk of a PutChunks call ends with its trailer." : "Only data messages and one trailer may follow the chunk header.");
                 }
             }
         }

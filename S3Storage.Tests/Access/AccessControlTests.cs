@@ -288,7 +288,7 @@ public sealed class AccessControlTests(AccessClusterFixture fixture) : IClassFix
 
         foreach (var log in Directory.GetFiles(fixture.Cluster.LogDirectory))
         {
-            var text = await ReadSharedAsync(log);
+            var text = await ReadSharedAsync(log, Cancel);
             Assert.DoesNotContain(Secret(token), text);
             Assert.DoesNotContain(AdminToken().Secret, text);
         }
@@ -474,15 +474,8 @@ public sealed class AccessControlTests(AccessClusterFixture fixture) : IClassFix
 
     private async Task<int> ErrorLinesAsync()
     {
-        var text = await ReadSharedAsync(Path.Combine(fixture.Cluster.LogDirectory, "gateway.log"));
+        var text = await ReadSharedAsync(Path.Combine(fixture.Cluster.LogDirectory, "gateway.log"), Cancel);
         return text.Split('\n').Count(line => line.Contains(" fail: ", StringComparison.Ordinal) || line.Contains(" crit: ", StringComparison.Ordinal));
-    }
-
-    private static async Task<string> ReadSharedAsync(string path)
-    {
-        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        using var reader = new StreamReader(file);
-        return await reader.ReadToEndAsync(Cancel);
     }
 
     private static HttpContent Octets(byte[] bytes) => new ByteArrayContent(bytes) { Headers = { ContentType = new MediaTypeHeaderValue("application/octet-stream") } };

@@ -162,4 +162,12 @@ public static class FileClient
         Assert.Equal($"/files/{created.FileId}", response.Headers.Location?.OriginalString);
         return created;
     }
+
+    /// <summary>Reads a log a running service still writes (so opened shared).</summary>
+    public static async Task<string> ReadSharedAsync(string path, CancellationToken cancellationToken)
+    {
+        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        using var reader = new StreamReader(file);
+        return await reader.ReadToEndAsync(cancellationToken);
+    }
 }

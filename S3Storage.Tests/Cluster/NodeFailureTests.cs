@@ -115,7 +115,7 @@ public sealed class NodeFailureTests(ClusterFixture fixture, ITestOutputHelper o
             Assert.True(data.AsSpan(from, to - from + 1).SequenceEqual(received.ToArray()), "the range came back with different bytes");
 
             // The gateway's own account: chunk 1 failed over from the victim part-way through.
-            var log = await ReadSharedAsync(Path.Combine(fixture.Cluster.LogDirectory, "gateway.log"));
+            var log = await ReadSharedAsync(Path.Combine(fixture.Cluster.LogDirectory, "gateway.log"), Cancel);
             var prefix = $"Reading chunk 1 from {victim.Name} failed at offset ";
             var offsets = log.Split('\n')
                 .Select(line => line.IndexOf(prefix, StringComparison.Ordinal) is var at and >= 0 ? line[(at + prefix.Length)..].Split(';')[0].Trim() : null)
@@ -156,13 +156,6 @@ public sealed class NodeFailureTests(ClusterFixture fixture, ITestOutputHelper o
                 await fixture.Cluster.RestartNodeAsync(node, Cancel);
             }
         }
-    }
-
-    private static async Task<string> ReadSharedAsync(string path)
-    {
-        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        using var reader = new StreamReader(file);
-        return await reader.ReadToEndAsync(Cancel);
     }
 
     private StorageNodeProcess Holder(JsonElement metadata, int chunk)

@@ -126,6 +126,54 @@ public sealed class ResilienceTests(ResilienceClusterFixture fixture, ITestOutpu
         }
     }
 
+    [Theory]
+    [InlineData("killed")]
+    [InlineData("stalled")]
+    public async Task Small_files_sent_in_one_call_per_node_go_around_a_node_that_is_killed_or_stalled(string fault)
+    {
+        // Small files take the batched path (one PutChunks call per node). The victim is still in
+        // the ring, so some of every file's chunks are planned on it: its call fails (refused, or
+        // cut off after the stall timeout) and those chunks go to their next nodes on the ring.
+        var victim = fixture.Cluster.Nodes[2];
+        var logBefore = (await ReadSharedAsync(Path.Combine(fixture.Cluster.LogDirectory, "gateway.log"), Cancel)).Length;
+        if (fault == "killed")
+        {
+            await victim.Process.KillAsync();
+        }
+        else
+        {
+            victim.Process.Signal(PosixSignals.Stop);
+        }
+
+        try
+        {
+            foreach (var (size, seed) in new[] { (4096, 70), (5, 71), (300_000, 72) })
+            {
+                var bytes = GeneratedContent.Bytes(size, seed);
+                var created = await UploadRawAsync(Http, $"small-{fault}-{seed}.bin", bytes, Cancel);
+                var metadata = await MetadataAsync(Http, created.FileId, Cancel);
+                AssertEveryChunkHasTwoStoredCopies(metadata);
+                Assert.All(Enumerable.Range(0, ChunkPlanner.ChunksPerFile), chunk => Assert.DoesNotContain(victim.Name, StoredHolders(metadata, chunk)));
+                using var download = await Http.GetAsync($"/files/{created.FileId}", Cancel);
+                Assert.Equal(bytes, await download.Content.ReadAsByteArrayAsync(Cancel));
+            }
+
+            var log = (await ReadSharedAsync(Path.Combine(fixture.Cluster.LogDirectory, "gateway.log"), Cancel))[logBefore..];
+            Assert.Matches($"Storing \\d+ chunks on {victim.Name} failed", log);
+        }
+        finally
+        {
+            if (fault == "killed")
+            {
+                await fixture.Cluster.RestartNodeAsync(victim, Cancel);
+            }
+            else
+            {
+                victim.Process.Signal(PosixSignals.Continue);
+            }
+        }
+    }
+
     [Fact]
     public async Task A_silent_node_is_treated_as_down_and_placement_avoids_it_until_it_speaks_again()
     {
