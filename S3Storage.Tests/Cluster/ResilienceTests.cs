@@ -135,6 +135,10 @@ public sealed class ResilienceTests(ResilienceClusterFixture fixture, ITestOutpu
         // the ring, so some of every file's chunks are planned on it: its call fails (refused, or
         // cut off after the stall timeout) and those chunks go to their next nodes on the ring.
         var victim = fixture.Cluster.Nodes[2];
+        // An earlier test may have restarted it: the gateway must have it in its ring again.
+        await WaitUntilAsync(
+            async () => (await NodeStateAsync(victim.Name)) is var state && state.GetProperty("in_ring").GetBoolean() && state.GetProperty("live").GetBoolean(),
+            $"{victim.Name} to be live and in the ring");
         var logBefore = (await ReadSharedAsync(Path.Combine(fixture.Cluster.LogDirectory, "gateway.log"), Cancel)).Length;
         if (fault == "killed")
         {

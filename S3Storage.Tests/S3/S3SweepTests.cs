@@ -7,7 +7,11 @@ using static S3Storage.Tests.Cluster.GeneratedContent;
 
 namespace S3Storage.Tests.S3;
 
-/// <summary>A cluster whose S3 sweep aborts uploads older than 5 s and deletes blobs released more than 1 s ago, every half second.</summary>
+/// <summary>
+/// A cluster whose S3 sweep aborts uploads older than 15 s and deletes blobs released more than
+/// 1 s ago, every half second. 15 s, not less: the test uploads a part after creating the upload,
+/// and with 5 s a part upload slowed by a loaded CI machine once found its upload already aborted.
+/// </summary>
 public sealed class S3SweepClusterFixture : ClusterFixture
 {
     protected override int NodeCount => 3;
@@ -15,7 +19,7 @@ public sealed class S3SweepClusterFixture : ClusterFixture
     protected override IReadOnlyDictionary<string, string?> GatewayOverrides { get; } = new Dictionary<string, string?>
     {
         ["Uploads__CleanupInterval"] = "00:00:00.500",
-        ["S3__AbandonedUploadAge"] = "00:00:05",
+        ["S3__AbandonedUploadAge"] = "00:00:15",
         ["S3__ReleasedBlobGrace"] = "00:00:01",
     };
 }
