@@ -79,22 +79,28 @@ public sealed partial class ChunkBatchWriter(
                 break;
             }
 
-            await Task.WhenAll(byNode.Values.Select(batch => TrySendAsync(batch.Node, batch.Chunks, cancellationToken)));
+            // The answers are recorded once all calls have ended: a chunk goes to several nodes,
+            // and its lists are not for concurrent writers.
+            var answers = await Task.WhenAll(byNode.Values.Select(batch => TrySendAsync(batch.Node, batch.Chunks, cancellationToken)));
+            foreach (var (node, batch, response) in answers)
+            {
+                for (var i = 0; response is not null && i < batch.Count; i++)
+                {
+                    batch[i].Holders.Add(node);
+                    batch[i].Sha256s.Add(response.Chunks[i].Sha256);
+                }
+            }
         }
 
         return chunks.Select(chunk => new SentChunk(chunk.Range, chunk.Placement.Chunk.ChunkId, chunk.Targets, Task.FromResult(Agreed(chunk)))).ToList();
     }
 
-    private async Task TrySendAsync(NodeInfo node, List<BatchedChunk> chunks, CancellationToken cancellationToken)
+    /// <summary>The node's answer for <paramref name="chunks"/>, or null when it stored none of them.</summary>
+    private async Task<(NodeInfo Node, List<BatchedChunk> Chunks, PutChunksResponse? Response)> TrySendAsync(NodeInfo node, List<BatchedChunk> chunks, CancellationToken cancellationToken)
     {
         try
         {
-            var response = await nodeCalls.RunAsync(node, token => SendAsync(node, chunks, token), cancellationToken);
-            for (var i = 0; i < chunks.Count; i++)
-            {
-                chunks[i].Holders.Add(node);
-                chunks[i].Sha256s.Add(response.Chunks[i].Sha256);
-            }
+            return (node, chunks, await nodeCalls.RunAsync(node, token => SendAsync(node, chunks, token), cancellationToken));
         }
         catch (Exception e) when (e is TimeoutException || NodeFaults.IsNodeFailure(e, cancellationToken))
         {
@@ -102,6 +108,7 @@ public sealed partial class ChunkBatchWriter(
             LogBatchFailed(logger, e, node.Name, chunks.Count, uploadOptions.Value.NodeAttempts);
             metrics.Failover("upload");
             cluster.RequestRefresh();
+            return (node, chunks, null);
         }
     }
 

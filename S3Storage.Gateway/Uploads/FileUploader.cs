@@ -68,7 +68,8 @@ public sealed partial class FileUploader(
         var sent = new List<SentChunk>(ChunkPlanner.ChunksPerFile);
         try
         {
-            var sha256 = source.Length <= uploadOptions.Value.BatchedFileSize
+            var batched = uploadOptions.Value.BatchedFileSize > 0 && source.Length <= uploadOptions.Value.BatchedFileSize;
+            var sha256 = batched
                 ? await SendWholeAsync(upload, plan, source, sent, working.Token)
                 : await StreamAsync(upload, plan, source, sent, working.Token);
             var storedCopies = new List<StoredCopies>(sent.Count);

@@ -211,9 +211,10 @@ public sealed class ChunkStore : IDisposable
 
     /// <summary>
     /// Second half of a put: fsyncs the prepared chunks (concurrently, so the file system
-    /// commits them in one journal transaction), renames each into place and fsyncs the
-    /// directories they went to. A chunk is acknowledged only once all of this is done; a
-    /// failure stops the renames that follow it.
+    /// commits them together), renames each into place and fsyncs the directories they are in.
+    /// A chunk is acknowledged only once all of this is done. A failure part-way leaves the
+    /// chunks renamed before it whole and counted, but unacknowledged: a retry finds them
+    /// already stored, and otherwise repair collects them as orphans.
     /// </summary>
     public async Task<IReadOnlyList<ChunkPutResult>> CommitAsync(IReadOnlyList<PreparedChunk> chunks, CancellationToken cancellationToken)
     {
@@ -231,9 +232,12 @@ public sealed class ChunkStore : IDisposable
             foreach (var chunk in toStore)
             {
                 chunk.Result = await RenameIntoPlaceAsync(chunk, cancellationToken);
+                // Also when the name was already taken by the same chunk: it is acknowledged
+                // now, and a put that failed before its directory fsync may have left it.
+                directories.Add(Path.GetDirectoryName(PathOf(chunk.Descriptor.Id))!);
                 if (chunk.Result.Written)
                 {
-                    directories.Add(Path.GetDirectoryName(PathOf(chunk.Descriptor.Id))!);
+                    RecordStored(chunk);
                 }
             }
 
@@ -246,20 +250,20 @@ public sealed class ChunkStore : IDisposable
             throw WriteFailed(failed.Descriptor.Id, failed.Header.FileLength, e);
         }
 
-        foreach (var chunk in toStore.Where(c => c.Result!.Written))
-        {
-            _knownCorrupt.TryRemove(chunk.Descriptor.Id.Value, out _);
-            if (chunk.ReplacedLength == 0)
-            {
-                Interlocked.Increment(ref _chunkCount);
-            }
+        return chunks.Select(c => c.Result!).ToList();
+    }
 
-            Interlocked.Add(ref _usedBytes, chunk.Header.FileLength - chunk.ReplacedLength);
-            Interlocked.Add(ref _bytesWritten, chunk.Header.DataLength);
-            _metrics.ChunkWritten(chunk.Header.DataLength);
+    private void RecordStored(PreparedChunk chunk)
+    {
+        _knownCorrupt.TryRemove(chunk.Descriptor.Id.Value, out _);
+        if (chunk.ReplacedLength == 0)
+        {
+            Interlocked.Increment(ref _chunkCount);
         }
 
-        return chunks.Select(c => c.Result!).ToList();
+        Interlocked.Add(ref _usedBytes, chunk.Header.FileLength - chunk.ReplacedLength);
+        Interlocked.Add(ref _bytesWritten, chunk.Header.DataLength);
+        _metrics.ChunkWritten(chunk.Header.DataLength);
     }
 
     private ChunkStoreException WriteFailed(ChunkId id, long fileLength, IOException e)

@@ -4,7 +4,7 @@ namespace S3Storage.StorageNode.Chunks;
 /// A chunk between the two halves of a put (<see cref="ChunkStore.PrepareAsync"/> and
 /// <see cref="ChunkStore.CommitAsync"/>): written to a temporary file and verified, or found
 /// already stored (<see cref="Result"/> set, no file). Disposing it before its rename removes
-/// the temporary file, so a refused or cancelled batch leaves nothing behind.
+/// the temporary file, so a batch refused or cancelled before its commit leaves nothing behind.
 /// </summary>
 public sealed class PreparedChunk : IAsyncDisposable
 {
