@@ -55,6 +55,22 @@ if [ "$files" -eq 0 ]; then
   exit 1
 fi
 
+# The names of the failed tests, and the first line of each one's message, come last but for the
+# summary, so a CI log cut to its tail still says what failed.
+if [ "$failed" -ne 0 ]; then
+  echo "Failed tests:"
+  find "$results" -name '*.trx' -print0 | xargs -0 python3 -c '
+import sys, xml.etree.ElementTree as ET
+ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
+for path in sys.argv[1:]:
+    for result in ET.parse(path).getroot().iterfind(".//t:UnitTestResult", ns):
+        if result.get("outcome") == "Passed" or result.get("outcome") == "NotExecuted":
+            continue
+        message = result.findtext("t:Output/t:ErrorInfo/t:Message", "", ns).strip().splitlines()
+        print("  " + result.get("testName", "?") + ": " + (message[0][:300] if message else result.get("outcome", "")))
+' || echo "  (the TRX files could not be read)"
+fi
+
 summary="Tests: $passed passed, $failed failed"
 [ "$skipped" -gt 0 ] && summary="$summary, $skipped skipped"
 echo "$summary"
