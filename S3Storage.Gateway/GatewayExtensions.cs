@@ -60,6 +60,7 @@ public static class GatewayExtensions
         services.AddSingleton<ChunkBatchWriter>();
         services.AddSingleton<ReplicaReaderServices>();
         services.AddSingleton<ReplicaStatusRecorder>();
+        services.AddSingleton<RepairRequests>();
         services.AddSingleton<UploadSessionKeeper>();
         services.AddScoped<FileUploader>();
         services.AddScoped<FileCatalog>();

@@ -2,13 +2,15 @@ using Microsoft.EntityFrameworkCore;
 using S3Storage.Contracts.Metadata;
 using S3Storage.Contracts.Metadata.Entities;
 
+using S3Storage.Gateway.Maintenance;
+
 namespace S3Storage.Gateway.Cluster;
 
 /// <summary>
 /// Records what a failed node call revealed about one copy: DataLoss means the copy is corrupt,
 /// NotFound that it is missing. Repair then counts it out and copies the chunk back.
 /// </summary>
-public sealed partial class ReplicaStatusRecorder(IServiceScopeFactory scopes, ILogger<ReplicaStatusRecorder> logger)
+public sealed partial class ReplicaStatusRecorder(IServiceScopeFactory scopes, RepairRequests repairs, ILogger<ReplicaStatusRecorder> logger)
 {
     public static ReplicaStatus? StatusFor(Exception failure) =>
         failure is Grpc.Core.RpcException rpc
@@ -32,6 +34,7 @@ public sealed partial class ReplicaStatusRecorder(IServiceScopeFactory scopes, I
             if (changed > 0)
             {
                 LogRecorded(logger, chunkId, node.Name, status);
+                repairs.Request();
             }
         }
         catch (Exception e) when (e is DbUpdateException or Npgsql.NpgsqlException or InvalidOperationException)

@@ -1,13 +1,16 @@
 using Microsoft.Extensions.Options;
 using S3Storage.Contracts.Metadata;
+using S3Storage.Contracts.Metadata.Entities;
 using S3Storage.Gateway.Cluster;
 using S3Storage.Gateway.Telemetry;
 
 namespace S3Storage.Gateway.Maintenance;
 
 /// <summary>
-/// The self-healing sweep, one pass every <c>Repair:Interval</c> on one gateway of the cluster
-/// at a time, each step a worker of its own:
+/// The self-healing sweep, on one gateway of the cluster at a time. Every <c>Repair:Interval</c>
+/// it runs a pass if one is due (<see cref="DueReason"/>): the cluster changed, a read found a
+/// bad copy, the last pass left work, or <c>Repair:QuietInterval</c> has gone by. A pass has
+/// these steps, each a worker of its own:
 /// 1. <see cref="ReplicaReconciler"/> asks every readable node what it holds: stored copies it
 ///    lacks become <c>missing</c>, chunk files no row refers to (older than the grace period)
 ///    are deleted as orphans;
@@ -25,6 +28,7 @@ public sealed partial class RepairService(
     ReplicationRepairer repairer,
     Rebalancer rebalancer,
     DrainCompleter drains,
+    RepairRequests requests,
     GatewayMetrics metrics,
     IOptions<RepairOptions> repairOptions,
     ILogger<RepairService> logger) : BackgroundService
@@ -34,6 +38,12 @@ public sealed partial class RepairService(
     private long _copiesRepaired;
     private long _passesRun;
     private int _underReplicated;
+
+    // What this gateway's last pass (or the one another gateway ran instead) started from.
+    private string? _clusterAtLastPass;
+    private DateTimeOffset _lastPassAt = DateTimeOffset.MinValue;
+    private bool _workLeft;
+    private RepairPass? _lastPass;
 
     /// <summary>
     /// One pass at a time in the whole cluster: every gateway runs this service, and two passes
@@ -66,10 +76,64 @@ public sealed partial class RepairService(
         using var timer = new PeriodicTimer(repairOptions.Value.Interval);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
+            if (DueReason(DateTimeOffset.UtcNow) is not { } reason)
+            {
+                continue;
+            }
+
+            LogPassDue(logger, reason);
             // Another gateway running a pass now is doing this tick's work.
             await RunPassAsync(waitForOtherGateways: false, stoppingToken);
         }
     }
+
+    /// <summary>
+    /// Why a background pass is due now, or null when none is. A pass costs in proportion to the
+    /// store, so a cluster where nothing changed waits <c>Repair:QuietInterval</c> for one.
+    /// </summary>
+    public string? DueReason(DateTimeOffset now)
+    {
+        var snapshot = cluster.Current;
+        if (_clusterAtLastPass is null)
+        {
+            return "first pass since start";
+        }
+
+        if (Fingerprint(snapshot) != _clusterAtLastPass)
+        {
+            return "the cluster changed";
+        }
+
+        if (requests.Take())
+        {
+            return "a read found a copy corrupt or missing";
+        }
+
+        if (_workLeft)
+        {
+            return "the last pass left work";
+        }
+
+        if (snapshot.Nodes.Values.Any(n => n.Status == ServerStatus.Draining))
+        {
+            return "a node is draining";
+        }
+
+        return now - _lastPassAt >= repairOptions.Value.QuietInterval ? "quiet interval" : null;
+    }
+
+    /// <summary>The nodes and what the pass cares about in each: a change in any is a reason to look again.</summary>
+    private static string Fingerprint(ClusterSnapshot snapshot) =>
+        string.Join(';', snapshot.Nodes.Values
+            .OrderBy(n => n.ServerId)
+            .Select(n => $"{n.ServerId}/{n.Address}/{n.Status}/{n.Live}/{n.InRing}"));
+
+    /// <summary>
+    /// A pass that left something a later pass could do: a failed copy, a chunk still short of
+    /// copies that has one to copy from, a move (the next pass confirms nothing is left), an error.
+    /// </summary>
+    private static bool LeftWork(RepairPass pass) =>
+        pass.Error is not null || pass.Failed > 0 || pass.UnderReplicated - pass.Repaired - pass.Unrecoverable > 0 || pass.Repaired > 0 || pass.Rebalanced > 0;
 
     /// <summary>
     /// Runs one pass now and returns its report. When another gateway (or this one) is running a
@@ -84,18 +148,32 @@ public sealed partial class RepairService(
             await using var lockScope = scopes.CreateAsyncScope();
             // The lock lives on a session of its own: the pass's work may reconnect after a fault.
             var lockSession = lockScope.ServiceProvider.GetRequiredService<MetadataDbContext>();
+            // The cluster as the pass starts: a change during the pass calls for another.
+            var clusterAtStart = Fingerprint(cluster.Current);
             if (waitForOtherGateways)
             {
                 await AdvisoryLock.RunAsync(lockSession, AdvisoryLockKey, () => RunLockedPassAsync(cancellationToken), cancellationToken);
+                _workLeft = LeftWork(_lastPass!);
             }
-            else if (!await AdvisoryLock.TryRunAsync(lockSession, AdvisoryLockKey, () => RunLockedPassAsync(cancellationToken), cancellationToken))
+            else if (await AdvisoryLock.TryRunAsync(lockSession, AdvisoryLockKey, () => RunLockedPassAsync(cancellationToken), cancellationToken))
             {
-                LogPassSkipped(logger);
+                _workLeft = LeftWork(_lastPass!);
             }
+            else
+            {
+                // The other gateway's pass answers what made this one due; if it leaves work,
+                // its own service runs again.
+                LogPassSkipped(logger);
+                _workLeft = false;
+            }
+
+            _clusterAtLastPass = clusterAtStart;
+            _lastPassAt = DateTimeOffset.UtcNow;
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            // The lock could not be taken: the database is unreachable.
+            // The lock could not be taken: the database is unreachable. The next tick tries again.
+            _workLeft = true;
             LogLockFailed(logger, e);
         }
         finally
@@ -109,6 +187,7 @@ public sealed partial class RepairService(
     private async Task RunLockedPassAsync(CancellationToken cancellationToken)
     {
         var pass = new RepairPass(DateTimeOffset.UtcNow);
+        _lastPass = pass;
         Volatile.Write(ref _last, pass.Report(running: true));
         try
         {
@@ -150,6 +229,9 @@ public sealed partial class RepairService(
             Volatile.Write(ref _last, pass.Report(running: false));
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Repair pass due: {Reason}")]
+    private static partial void LogPassDue(ILogger logger, string reason);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Repair pass skipped: another gateway is running one")]
     private static partial void LogPassSkipped(ILogger logger);

@@ -113,6 +113,46 @@ public sealed class MultiGatewayTests(TwoGatewayClusterFixture fixture, ITestOut
         }
     }
 
+    [Fact]
+    public async Task A_quiet_cluster_runs_no_repair_pass_until_a_node_changes()
+    {
+        // Repair ticks every second here, and its quiet interval is the default hour. Whatever
+        // an earlier test left (a node restarting, copies to confirm), passes must stop.
+        var quiet = false;
+        for (var attempt = 0; attempt < 12 && !quiet; attempt++)
+        {
+            var before = await PassesRunAsync();
+            await Task.Delay(TimeSpan.FromSeconds(5), Cancel);
+            quiet = await PassesRunAsync() == before && before > 0;
+        }
+
+        Assert.True(quiet, "repair kept running passes every second in a cluster where nothing changed");
+
+        // A node that goes silent changes the cluster: a pass runs within a few ticks of the
+        // gateway seeing it down.
+        var victim = fixture.Cluster.Nodes[2];
+        var passes = await PassesRunAsync();
+        victim.Process.Signal(S3Storage.DevCluster.Processes.PosixSignals.Stop);
+        try
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+            while (await PassesRunAsync() == passes)
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"no repair pass ran in the 30 s after {victim.Name} went silent");
+                await Task.Delay(250, Cancel);
+            }
+
+            output.WriteLine($"passes before {victim.Name} went silent: {passes}; a pass ran after it");
+        }
+        finally
+        {
+            victim.Process.Signal(S3Storage.DevCluster.Processes.PosixSignals.Continue);
+        }
+    }
+
+    private async Task<long> PassesRunAsync() =>
+        (await fixture.Http.GetFromJsonAsync<JsonElement>("/admin/repair", Cancel)).GetProperty("passes_run").GetInt64();
+
     private static IEnumerable<(int Chunk, string? Node, string? Status, bool Live)> Copies(JsonElement metadata) =>
         metadata.GetProperty("chunks").EnumerateArray().SelectMany(chunk => chunk.GetProperty("replicas").EnumerateArray().Select(r => (
             chunk.GetProperty("chunk_number").GetInt32(),
