@@ -116,17 +116,7 @@ public sealed class MultiGatewayTests(TwoGatewayClusterFixture fixture, ITestOut
     [Fact]
     public async Task A_quiet_cluster_runs_no_repair_pass_until_a_node_changes()
     {
-        // Repair ticks every second here, and its quiet interval is the default hour. Whatever
-        // an earlier test left (a node restarting, copies to confirm), passes must stop.
-        var quiet = false;
-        for (var attempt = 0; attempt < 12 && !quiet; attempt++)
-        {
-            var before = await PassesRunAsync();
-            await Task.Delay(TimeSpan.FromSeconds(5), Cancel);
-            quiet = await PassesRunAsync() == before && before > 0;
-        }
-
-        Assert.True(quiet, "repair kept running passes every second in a cluster where nothing changed");
+        await WaitForQuietAsync();
 
         // A node that goes silent changes the cluster: a pass runs within a few ticks of the
         // gateway seeing it down.
@@ -148,6 +138,59 @@ public sealed class MultiGatewayTests(TwoGatewayClusterFixture fixture, ITestOut
         {
             victim.Process.Signal(S3Storage.DevCluster.Processes.PosixSignals.Continue);
         }
+    }
+
+    [Fact]
+    public async Task A_corrupt_copy_found_by_a_download_makes_a_quiet_cluster_repair_it()
+    {
+        var data = GeneratedContent.Bytes(2_000_000, 500);
+        var created = await UploadRawAsync(fixture.Http, "rot-in-a-quiet-cluster.bin", data, Cancel);
+        await WaitForQuietAsync();
+
+        var chunk = (await MetadataAsync(fixture.Http, created.FileId, Cancel)).GetProperty("chunks")[0];
+        var chunkId = Guid.Parse(chunk.GetProperty("chunk_id").GetString()!);
+        // The copy downloads read first: the gateway orders live copies by this hash (FileCatalog.ReadPlan).
+        var first = chunk.GetProperty("replicas").EnumerateArray()
+            .OrderBy(r => S3Storage.Contracts.Placement.HashRing.Hash($"{chunkId:D}#{r.GetProperty("server_id").GetGuid():D}"))
+            .First()
+            .GetProperty("name").GetString();
+        var node = fixture.Cluster.Nodes.Single(n => n.Name == first);
+        StorageNode.ChunkTransfers.FlipByteOnDisk(StorageNode.ChunkTransfers.ChunkPath(node.DataDirectory, chunkId.ToString()), 1234);
+        var passes = await PassesRunAsync();
+
+        Assert.Equal(data, await DownloadAsync(fixture.Http, created.FileId, Cancel));
+
+        // Nothing else changed and the quiet interval is an hour: only the download's finding
+        // can make a pass run, and that pass writes the copy back.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (Copies(await MetadataAsync(fixture.Http, created.FileId, Cancel)).Single(c => c.Chunk == 0 && c.Node == node.Name).Status != "stored"
+            || await PassesRunAsync() == passes)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the corrupt copy of chunk 0 on {node.Name} was not repaired in the 30 s after a download found it");
+            await Task.Delay(250, Cancel);
+        }
+
+        var (_, fromNode) = await StorageNode.ChunkTransfers.GetAsync(node.Client, chunkId.ToString(), Cancel);
+        Assert.Equal(data.AsSpan(0, fromNode.Length).ToArray(), fromNode);
+    }
+
+    /// <summary>
+    /// Repair ticks every second here, and its quiet interval is the default hour. Whatever an
+    /// earlier test left (a node restarting, copies to confirm), passes must stop.
+    /// </summary>
+    private async Task WaitForQuietAsync()
+    {
+        for (var attempt = 0; attempt < 12; attempt++)
+        {
+            var before = await PassesRunAsync();
+            await Task.Delay(TimeSpan.FromSeconds(5), Cancel);
+            if (before > 0 && await PassesRunAsync() == before)
+            {
+                return;
+            }
+        }
+
+        Assert.Fail("repair kept running passes every second in a cluster where nothing changed");
     }
 
     private async Task<long> PassesRunAsync() =>
