@@ -63,8 +63,14 @@ public sealed class Rebalancer(MaintenanceCopier copier, ChunkRemover remover, I
             foreach (var target in missing.Select(id => snapshot.Node(id)!))
             {
                 var extra = healthy.FirstOrDefault(id => !preferred.Contains(id));
-                if (extra == Guid.Empty || !await copier.CopyAsync(db, location, source, target, cancellationToken))
+                if (extra == Guid.Empty)
                 {
+                    break;
+                }
+
+                if (!await copier.CopyAsync(db, location, source, target, cancellationToken))
+                {
+                    pass.Incomplete = true;
                     break;
                 }
 

@@ -31,6 +31,9 @@ public sealed class RepairPass(DateTimeOffset startedAt)
 
     public string? Error { get; set; }
 
+    /// <summary>A step could not finish (a node's listing broke, a move's copy failed): the next tick runs another pass.</summary>
+    public bool Incomplete { get; set; }
+
     public RepairReport Report(bool running) => new(
         StartedAt, FinishedAt, running, ChunksChecked, UnderReplicated, Repaired, Unrecoverable, Rebalanced, Failed, BytesCopied, MissingFound, OrphansCollected, Pages, [.. DrainsCompleted], Error);
 }

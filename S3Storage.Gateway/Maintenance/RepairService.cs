@@ -130,10 +130,11 @@ public sealed partial class RepairService(
 
     /// <summary>
     /// A pass that left something a later pass could do: a failed copy, a chunk still short of
-    /// copies that has one to copy from, a move (the next pass confirms nothing is left), an error.
+    /// copies that has one to copy from, a move (the next pass confirms nothing is left), a step
+    /// it could not finish, an error.
     /// </summary>
     private static bool LeftWork(RepairPass pass) =>
-        pass.Error is not null || pass.Failed > 0 || pass.UnderReplicated - pass.Repaired - pass.Unrecoverable > 0 || pass.Repaired > 0 || pass.Rebalanced > 0;
+        pass.Error is not null || pass.Incomplete || pass.Failed > 0 || pass.UnderReplicated - pass.Repaired - pass.Unrecoverable > 0 || pass.Repaired > 0 || pass.Rebalanced > 0;
 
     /// <summary>
     /// Runs one pass now and returns its report. When another gateway (or this one) is running a
@@ -150,25 +151,29 @@ public sealed partial class RepairService(
             var lockSession = lockScope.ServiceProvider.GetRequiredService<MetadataDbContext>();
             // The cluster as the pass starts: a change during the pass calls for another.
             var clusterAtStart = Fingerprint(cluster.Current);
+            var ran = true;
             if (waitForOtherGateways)
             {
                 await AdvisoryLock.RunAsync(lockSession, AdvisoryLockKey, () => RunLockedPassAsync(cancellationToken), cancellationToken);
-                _workLeft = LeftWork(_lastPass!);
-            }
-            else if (await AdvisoryLock.TryRunAsync(lockSession, AdvisoryLockKey, () => RunLockedPassAsync(cancellationToken), cancellationToken))
-            {
-                _workLeft = LeftWork(_lastPass!);
             }
             else
             {
-                // The other gateway's pass answers what made this one due; if it leaves work,
-                // its own service runs again.
-                LogPassSkipped(logger);
-                _workLeft = false;
+                ran = await AdvisoryLock.TryRunAsync(lockSession, AdvisoryLockKey, () => RunLockedPassAsync(cancellationToken), cancellationToken);
             }
 
-            _clusterAtLastPass = clusterAtStart;
-            _lastPassAt = DateTimeOffset.UtcNow;
+            if (ran)
+            {
+                _workLeft = LeftWork(_lastPass!);
+                _clusterAtLastPass = clusterAtStart;
+                _lastPassAt = DateTimeOffset.UtcNow;
+            }
+            else
+            {
+                // The other gateway's pass may have read past what made this one due (a copy
+                // found corrupt since, say), and may never finish: run one here once it ends.
+                LogPassSkipped(logger);
+                _workLeft = true;
+            }
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

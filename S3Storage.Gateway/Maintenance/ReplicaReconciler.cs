@@ -118,6 +118,7 @@ public sealed partial class ReplicaReconciler(
         {
             // Only what the listing proved before it broke was acted on: it comes in id order.
             LogNodeUnreachable(logger, e, node.Name);
+            pass.Incomplete = true;
             return;
         }
 

@@ -13,6 +13,8 @@ using S3Storage.Gateway.Cluster;
 using S3Storage.Gateway.Errors;
 using S3Storage.Gateway.Telemetry;
 
+using S3Storage.Gateway.Maintenance;
+
 namespace S3Storage.Gateway.Uploads;
 
 /// <summary>Who is storing a file: the access key (when the API has one) and the client's address, recorded on the upload session.</summary>
@@ -37,6 +39,7 @@ public sealed partial class FileUploader(
     NodeCalls nodeCalls,
     ChunkRemover remover,
     UploadSessionKeeper sessionKeeper,
+    RepairRequests repairs,
     GatewayMetrics metrics,
     IOptions<StorageOptions> storageOptions,
     IOptions<UploadOptions> uploadOptions,
@@ -79,6 +82,13 @@ public sealed partial class FileUploader(
             }
 
             await CompleteAsync(upload, sent, storedCopies, sha256, working.Token);
+            // A holder that died or began draining while the upload ran no longer counts, and
+            // the pass that change set off could not see this file, which was not complete yet.
+            var clusterNow = cluster.Current;
+            if (storedCopies.SelectMany(copies => copies.Holders).Any(holder => clusterNow.Node(holder.ServerId) is not { Keeps: true }))
+            {
+                repairs.Request();
+            }
             metrics.Operation("upload", "completed", Stopwatch.GetElapsedTime(started));
             LogUploaded(logger, upload.File.FileId, upload.File.Filename, source.Length, caller.AccessKeyId, Stopwatch.GetElapsedTime(started).TotalSeconds);
             return new UploadedFile(upload.File.FileId, upload.File.Filename, upload.File.ContentType, source.Length, sha256, ChunkPlanner.ChunksPerFile);

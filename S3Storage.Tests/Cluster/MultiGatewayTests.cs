@@ -151,7 +151,7 @@ public sealed class MultiGatewayTests(TwoGatewayClusterFixture fixture, ITestOut
         var chunkId = Guid.Parse(chunk.GetProperty("chunk_id").GetString()!);
         // The copy downloads read first: the gateway orders live copies by this hash (FileCatalog.ReadPlan).
         var first = chunk.GetProperty("replicas").EnumerateArray()
-            .OrderBy(r => S3Storage.Contracts.Placement.HashRing.Hash($"{chunkId:D}#{r.GetProperty("server_id").GetGuid():D}"))
+            .OrderBy(r => S3Storage.Gateway.Files.FileCatalog.ReadPreference(chunkId, r.GetProperty("server_id").GetGuid()))
             .First()
             .GetProperty("name").GetString();
         var node = fixture.Cluster.Nodes.Single(n => n.Name == first);
