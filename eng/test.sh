@@ -63,7 +63,12 @@ if [ "$failed" -ne 0 ]; then
 import sys, xml.etree.ElementTree as ET
 ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
 for path in sys.argv[1:]:
-    for result in ET.parse(path).getroot().iterfind(".//t:UnitTestResult", ns):
+    try:
+        results = list(ET.parse(path).getroot().iterfind(".//t:UnitTestResult", ns))
+    except ET.ParseError as error:
+        print("  " + path + ": unreadable (" + str(error) + ")")
+        continue
+    for result in results:
         if result.get("outcome") == "Passed" or result.get("outcome") == "NotExecuted":
             continue
         message = result.findtext("t:Output/t:ErrorInfo/t:Message", "", ns).strip().splitlines()
