@@ -1,7 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using S3Storage.Contracts.Metadata;
 using S3Storage.Contracts.Metadata.Entities;
-
 using S3Storage.Gateway.Maintenance;
 
 namespace S3Storage.Gateway.Cluster;

@@ -39,7 +39,8 @@ public sealed partial class RepairService(
     private long _passesRun;
     private int _underReplicated;
 
-    // What this gateway's last pass (or the one another gateway ran instead) started from.
+    // What this gateway's last pass started from, and whether it left work; a pass another
+    // gateway ran instead counts as work left here.
     private string? _clusterAtLastPass;
     private DateTimeOffset _lastPassAt = DateTimeOffset.MinValue;
     private bool _workLeft;
