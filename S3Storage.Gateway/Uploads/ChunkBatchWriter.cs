@@ -172,16 +172,7 @@ public sealed partial class ChunkBatchWriter(
             return new StoredCopies([], null, $"No node stored chunk {chunk.Range.Number}: {chunk.Targets.Count} nodes were tried.");
         }
 
-        if (chunk.Sha256s.Distinct(StringComparer.Ordinal).Count() > 1)
-        {
-            // Each node proved it received the bytes sent, so differing SHA-256s mean a node
-            // computes them wrongly; which one cannot be told, so no copy counts.
-            var disagreement = string.Join(", ", chunk.Holders.Select((node, i) => $"{node.Name}: {chunk.Sha256s[i]}"));
-            LogCopiesDisagree(logger, chunk.Range.Number, disagreement);
-            return new StoredCopies([], null, $"The nodes storing chunk {chunk.Range.Number} computed different SHA-256s ({disagreement}).");
-        }
-
-        return new StoredCopies(chunk.Holders, chunk.Sha256s[0], null);
+        return StoredCopies.Agreed(chunk.Range.Number, chunk.Holders, chunk.Sha256s, logger);
     }
 
     private sealed record BatchedChunk(ChunkPlacement Placement, ChunkRange Range, ReadOnlyMemory<byte> Bytes, ulong XxHash3)
@@ -197,6 +188,4 @@ public sealed partial class ChunkBatchWriter(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Storing {ChunkCount} chunks on {Node} failed in {Attempts} attempts; they go to their next nodes")]
     private static partial void LogBatchFailed(ILogger logger, Exception exception, string node, int chunkCount, int attempts);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "The copies of chunk {ChunkNumber} disagree on its SHA-256 ({Disagreement}); the upload fails")]
-    private static partial void LogCopiesDisagree(ILogger logger, int chunkNumber, string disagreement);
 }

@@ -18,7 +18,25 @@ public sealed record SentChunk(ChunkRange Range, Guid ChunkId, IReadOnlyList<Nod
 /// The nodes that stored a chunk and the SHA-256 they computed of it; <see cref="Disagreement"/>
 /// says why none counts when they computed different ones.
 /// </summary>
-public sealed record StoredCopies(IReadOnlyList<NodeInfo> Holders, string? Sha256, string? Disagreement);
+public sealed record StoredCopies(IReadOnlyList<NodeInfo> Holders, string? Sha256, string? Disagreement)
+{
+    /// <summary>
+    /// The copies the nodes acknowledged, with the SHA-256 each computed (in the same order),
+    /// when they agree. Each node proved it received the bytes sent, so differing SHA-256s mean
+    /// a node computes them wrongly; which one cannot be told, so no copy counts.
+    /// </summary>
+    public static StoredCopies Agreed(int chunkNumber, IReadOnlyList<NodeInfo> holders, IReadOnlyList<string> sha256s, ILogger logger)
+    {
+        if (sha256s.Distinct(StringComparer.Ordinal).Count() > 1)
+        {
+            var disagreement = string.Join(", ", holders.Select((node, i) => $"{node.Name}: {sha256s[i]}"));
+            ChunkWriter.LogCopiesDisagree(logger, chunkNumber, disagreement);
+            return new StoredCopies([], null, $"The nodes storing chunk {chunkNumber} computed different SHA-256s ({disagreement}).");
+        }
+
+        return new StoredCopies(holders, sha256s.Count > 0 ? sha256s[0] : null, null);
+    }
+}
 
 /// <summary>
 /// Streams one chunk of an upload to its replicas in parallel: every byte is read once from the
@@ -136,16 +154,7 @@ public sealed partial class ChunkWriter(
                 }
             }
 
-            if (hashes.Distinct(StringComparer.Ordinal).Count() > 1)
-            {
-                // Each node proved it received the bytes sent, so differing SHA-256s mean a node
-                // computes them wrongly; which one cannot be told, so no copy counts.
-                var disagreement = string.Join(", ", stored.Select((node, i) => $"{node.Name}: {hashes[i]}"));
-                LogCopiesDisagree(logger, range.Number, disagreement);
-                return new StoredCopies([], null, $"The nodes storing chunk {range.Number} computed different SHA-256s ({disagreement}).");
-            }
-
-            return new StoredCopies(stored, hashes.FirstOrDefault(), null);
+            return StoredCopies.Agreed(range.Number, stored, hashes, logger);
         }
         finally
         {
@@ -223,7 +232,7 @@ public sealed partial class ChunkWriter(
     private static partial void LogOpenFailed(ILogger logger, Exception exception, string node, int chunkNumber, int attempts);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The copies of chunk {ChunkNumber} disagree on its SHA-256 ({Disagreement}); the upload fails")]
-    private static partial void LogCopiesDisagree(ILogger logger, int chunkNumber, string disagreement);
+    internal static partial void LogCopiesDisagree(ILogger logger, int chunkNumber, string disagreement);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Dropped {Node} from chunk {ChunkNumber}")]
     private static partial void LogReplicaDropped(ILogger logger, Exception exception, string node, int chunkNumber);
