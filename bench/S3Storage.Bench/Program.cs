@@ -8,7 +8,7 @@ using S3Storage.DevCluster;
 // nginx with WebDAV PUT, on this machine, in the same run, each scenario alternating between the
 // two for several rounds. Prints medians and the store/baseline ratio, and writes
 // bench/results/latest.json and latest.svg.
-const string Usage = "usage: dotnet run -c Release --project bench/S3Storage.Bench -- [--replication 2[,1]] [--rounds 3] [--large] [--million] [--quick] [--small-only] | --render";
+const string Usage = "usage: dotnet run -c Release --project bench/S3Storage.Bench -- [--replication 2[,1]] [--rounds 3] [--large] [--million] [--quick] [--small-only] [--build-output] | --render";
 
 var replications = new List<int> { 2 };
 var rounds = 3;
@@ -16,6 +16,7 @@ var large = false;
 var million = false;
 var smallOnly = false;
 var quick = false;
+var buildOutput = false;
 for (var i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -39,6 +40,10 @@ for (var i = 0; i < args.Length; i++)
         case "--quick":
             quick = true;
             break;
+        case "--build-output":
+            // The services as built (JIT only), as the tests run them, instead of published.
+            buildOutput = true;
+            break;
         case "--render":
             // Redraws latest.svg from latest.json (e.g. after changing the chart).
             ResultWriter.Render(Path.Combine(S3Storage.DevCluster.Processes.RepositoryLayout.Root, "bench", "results"));
@@ -60,8 +65,12 @@ var cancellationToken = stopping.Token;
 var work = Path.Combine(Path.GetTempPath(), $"s3storage-bench-{Environment.ProcessId}");
 Directory.CreateDirectory(work);
 var results = new List<ScenarioResult>();
-var machine = new MachineInfo(Environment.ProcessorCount, Environment.OSVersion.ToString(), DateTimeOffset.UtcNow);
-Console.WriteLine($"machine: {machine.Cores} cores; rounds {rounds}; replication {string.Join(",", replications)}");
+var machine = new MachineInfo(Environment.ProcessorCount, Environment.OSVersion.ToString(), DateTimeOffset.UtcNow, buildOutput ? "build output (JIT)" : "published (ReadyToRun)");
+Console.WriteLine($"machine: {machine.Cores} cores; rounds {rounds}; replication {string.Join(",", replications)}; services {machine.Services}");
+if (!buildOutput)
+{
+    await ServicePublisher.PublishAsync(Path.Combine(work, "services"), cancellationToken);
+}
 
 var oneGiB = quick ? 256L * 1024 * 1024 : 1L << 30;
 var hundredMiB = 100L * 1024 * 1024;

@@ -6,7 +6,8 @@ using System.Text.Json;
 
 namespace S3Storage.Bench;
 
-public sealed record MachineInfo(int Cores, string OperatingSystem, DateTimeOffset StartedAt);
+/// <param name="Services">How the gateway and nodes were built for the run: published (ReadyToRun) or the build output.</param>
+public sealed record MachineInfo(int Cores, string OperatingSystem, DateTimeOffset StartedAt, string Services);
 
 /// <summary>One scenario's medians (or p99 for latencies); <see cref="Better"/> says which way is good.</summary>
 public sealed record ScenarioResult(string Scenario, string Unit, double Store, double Baseline, string Better)
@@ -94,7 +95,8 @@ public static class ResultWriter
         using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(directory, "latest.json")));
         var root = json.RootElement;
         var machine = root.GetProperty("machine");
-        var info = new MachineInfo(machine.GetProperty("cores").GetInt32(), machine.GetProperty("operating_system").GetString()!, machine.GetProperty("started_at").GetDateTimeOffset());
+        var info = new MachineInfo(machine.GetProperty("cores").GetInt32(), machine.GetProperty("operating_system").GetString()!, machine.GetProperty("started_at").GetDateTimeOffset(),
+            machine.TryGetProperty("services", out var services) ? services.GetString()! : "build output (JIT)");
         static double Number(JsonElement e) => e.ValueKind == JsonValueKind.Number ? e.GetDouble() : double.NaN;
         var results = root.GetProperty("results").EnumerateArray().Select(r => new ScenarioResult(
             r.GetProperty("scenario").GetString()!, r.GetProperty("unit").GetString()!, Number(r.GetProperty("store")), Number(r.GetProperty("baseline")), r.GetProperty("better").GetString()!)).ToList();
@@ -115,7 +117,7 @@ public static class ResultWriter
         var svg = new StringBuilder();
         svg.AppendLine(CultureInfo.InvariantCulture, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{left + width + 60}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"12\">");
         svg.AppendLine("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>");
-        svg.AppendLine(CultureInfo.InvariantCulture, $"<text x=\"10\" y=\"20\" font-size=\"14\" font-weight=\"bold\">S3Storage / nginx, same machine ({machine.Cores} cores), {machine.StartedAt:yyyy-MM-dd HH:mm} UTC</text>");
+        svg.AppendLine(CultureInfo.InvariantCulture, $"<text x=\"10\" y=\"20\" font-size=\"14\" font-weight=\"bold\">S3Storage / nginx, same machine ({machine.Cores} cores, services {machine.Services}), {machine.StartedAt:yyyy-MM-dd HH:mm} UTC</text>");
         svg.AppendLine("<text x=\"10\" y=\"38\">log scale, centre = as good as nginx; throughput: right is better; latency (p99): left is better; green = store better</text>");
         for (var i = 0; i < results.Count; i++)
         {
