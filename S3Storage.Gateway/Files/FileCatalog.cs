@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Npgsql;
 using S3Storage.Contracts.Metadata;
 using S3Storage.Contracts.Metadata.Entities;
 using S3Storage.Gateway.Cluster;
@@ -10,21 +11,111 @@ namespace S3Storage.Gateway.Files;
 public sealed class FileCatalog(MetadataDbContext db, ClusterView cluster)
 {
     /// <summary>The file with its chunks and copies; a blob of an S3 object or part only when <paramref name="includeS3Blobs"/> (admin keys).</summary>
+    /// <remarks>
+    /// Every download, HEAD and metadata GET starts here, so it is one statement written against
+    /// Npgsql: a dozen joined rows (six chunks with their copies) in one round trip, read
+    /// without EF Core's query pipeline, which cost more gateway CPU than the read itself
+    /// (measured on the list, the same shape: 0.76-1.01 -> 0.47-0.63 CPU-ms per request).
+    /// </remarks>
     public Task<StoredFile?> FindAsync(Guid fileId, bool includeS3Blobs, CancellationToken cancellationToken) =>
-        (includeS3Blobs ? db.Files.AsNoTracking() : WithoutS3Blobs(db, db.Files.AsNoTracking()))
-            .Include(f => f.Chunks.OrderBy(c => c.ChunkNumber))
-            .ThenInclude(c => c.Replicas)
-            // One round trip: six chunks with two or three copies each is a dozen joined rows,
-            // cheaper than three statements on a busy database.
-            .AsSingleQuery()
-            .SingleOrDefaultAsync(f => f.FileId == fileId, cancellationToken);
+        db.Database.CreateExecutionStrategy().ExecuteAsync(
+            ct => ReadFileAsync(fileId, includeS3Blobs, ct),
+            cancellationToken);
 
-    /// <summary>
-    /// Files that are not the blob of an S3 object or multipart part: who reads those is decided
-    /// by bucket grants, which <c>/files</c> does not know, so only admin keys see them there.
-    /// </summary>
-    public static IQueryable<StoredFile> WithoutS3Blobs(MetadataDbContext db, IQueryable<StoredFile> files) =>
-        files.Where(f => !db.ObjectBlobs.Any(b => b.FileId == f.FileId) && !db.MultipartParts.Any(p => p.FileId == f.FileId));
+    private async Task<StoredFile?> ReadFileAsync(Guid fileId, bool includeS3Blobs, CancellationToken cancellationToken)
+    {
+        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            await using var command = new NpgsqlCommand(includeS3Blobs ? FileWithCopies + OrderedByChunk : FileWithCopies + NotAnS3Blob + OrderedByChunk, connection);
+            command.Parameters.Add(new NpgsqlParameter { Value = fileId });
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            StoredFile? file = null;
+            StoredChunk? chunk = null;
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                file ??= new StoredFile
+                {
+                    FileId = reader.GetGuid(0),
+                    Filename = reader.GetString(1),
+                    ContentType = reader.GetString(2),
+                    TotalSize = reader.GetInt64(3),
+                    ChunkSize = reader.GetInt64(4),
+                    NumChunks = reader.GetInt32(5),
+                    UploadStatus = Parse<UploadStatus>(reader.GetString(6)),
+                    Checksum = reader.IsDBNull(7) ? null : reader.GetString(7),
+                    Metadata = reader.IsDBNull(8) ? null : reader.GetString(8),
+                    CreatedAt = reader.GetFieldValue<DateTimeOffset>(9),
+                    UpdatedAt = reader.GetFieldValue<DateTimeOffset>(10),
+                    CompletedAt = reader.IsDBNull(11) ? null : reader.GetFieldValue<DateTimeOffset>(11),
+                };
+                if (reader.IsDBNull(12))
+                {
+                    continue;
+                }
+
+                var chunkId = reader.GetGuid(12);
+                if (chunk?.ChunkId != chunkId)
+                {
+                    chunk = new StoredChunk
+                    {
+                        ChunkId = chunkId,
+                        FileId = file.FileId,
+                        ChunkNumber = reader.GetInt32(13),
+                        ChunkSize = reader.GetInt64(14),
+                        ChunkHash = reader.IsDBNull(15) ? null : reader.GetString(15),
+                        UploadStatus = Parse<UploadStatus>(reader.GetString(16)),
+                        UploadedAt = reader.IsDBNull(17) ? null : reader.GetFieldValue<DateTimeOffset>(17),
+                    };
+                    file.Chunks.Add(chunk);
+                }
+
+                if (!reader.IsDBNull(18))
+                {
+                    chunk.Replicas.Add(new ChunkReplica
+                    {
+                        ChunkId = chunkId,
+                        ServerId = reader.GetGuid(18),
+                        Status = Parse<ReplicaStatus>(reader.GetString(19)),
+                        CreatedAt = reader.GetFieldValue<DateTimeOffset>(20),
+                        VerifiedAt = reader.IsDBNull(21) ? null : reader.GetFieldValue<DateTimeOffset>(21),
+                    });
+                }
+            }
+
+            return file;
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
+    }
+
+    private const string FileWithCopies = """
+        SELECT f.file_id, f.filename, f.content_type, f.total_size, f.chunk_size, f.num_chunks, f.upload_status, f.checksum, f.metadata::text, f.created_at, f.updated_at, f.completed_at,
+               c.chunk_id, c.chunk_number, c.chunk_size, c.chunk_hash, c.upload_status, c.uploaded_at,
+               r.server_id, r.status, r.created_at, r.verified_at
+        FROM files f
+        LEFT JOIN chunks c ON c.file_id = f.file_id
+        LEFT JOIN chunk_replicas r ON r.chunk_id = c.chunk_id
+        WHERE f.file_id = $1
+        """;
+
+    /// <summary>The blobs of S3 objects and multipart parts: who reads them is decided by bucket grants.</summary>
+    private const string NotAnS3Blob = """
+
+          AND NOT EXISTS (SELECT 1 FROM object_blobs b WHERE b.file_id = f.file_id)
+          AND NOT EXISTS (SELECT 1 FROM multipart_parts p WHERE p.file_id = f.file_id)
+        """;
+
+    private const string OrderedByChunk = """
+
+        ORDER BY c.chunk_number, c.chunk_id
+        """;
+
+    private static TEnum Parse<TEnum>(string text)
+        where TEnum : struct, Enum => Enum.Parse<TEnum>(text, ignoreCase: true);
 
     /// <summary>
     /// Each chunk with its stored copies, readable nodes first; among those the order is a hash

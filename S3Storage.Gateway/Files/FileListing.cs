@@ -1,6 +1,9 @@
+using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Caching.Memory;
+using Npgsql;
 using S3Storage.Contracts.Metadata;
 using S3Storage.Contracts.Metadata.Entities;
 
@@ -18,72 +21,130 @@ public sealed class FileListing(MetadataDbContext db, IMemoryCache cache)
     /// <summary>Up to this many matching files the total is counted exactly; past it, estimated.</summary>
     public const int ExactTotalUpTo = 1000;
 
+    /// <summary>
+    /// Written against Npgsql directly: through EF Core's query pipeline (the expression tree
+    /// built and matched against the query cache on every call, the retry strategy's buffered
+    /// reader) a list cost the gateway about 1.1 CPU-ms, and EF's part of that was about a
+    /// fifth. The page and, when one is needed, the count also go in one round trip.
+    /// </summary>
     public async Task<FileList> ListAsync(FileListQuery request, CancellationToken cancellationToken)
     {
-        var matching = db.Files.AsNoTracking();
+        var filter = new StringBuilder(" WHERE true");
+        var filterValues = new List<object>();
         if (!request.IncludeS3Blobs)
         {
-            matching = FileCatalog.WithoutS3Blobs(db, matching);
+            // The blobs of S3 objects and multipart parts: who reads them is decided by bucket grants.
+            filter.Append(" AND NOT EXISTS (SELECT 1 FROM object_blobs b WHERE b.file_id = f.file_id) AND NOT EXISTS (SELECT 1 FROM multipart_parts p WHERE p.file_id = f.file_id)");
         }
 
         if (request.Status is { } wanted)
         {
-            matching = matching.Where(f => f.UploadStatus == wanted);
+            filterValues.Add(FileCatalog.Name(wanted));
+            filter.Append(CultureInfo.InvariantCulture, $" AND f.upload_status = ${filterValues.Count}");
         }
 
         // Newest first, the id breaking ties, so a cursor names one position exactly; the
         // (created_at, file_id) indexes serve both the order and the row comparison.
-        var page = matching.OrderByDescending(f => f.CreatedAt).ThenByDescending(f => f.FileId).AsQueryable();
+        var pageValues = new List<object>(filterValues);
+        var page = new StringBuilder("SELECT f.file_id, f.filename, f.content_type, f.total_size, f.upload_status, f.checksum, f.created_at, f.completed_at FROM files f").Append(filter);
         if (request.Cursor is { } cursor)
         {
-            page = page.Where(f => EF.Functions.LessThan(ValueTuple.Create(f.CreatedAt, f.FileId), ValueTuple.Create(cursor.CreatedAt, cursor.FileId)));
-        }
-        else if (request.Page is > 1 and var number)
-        {
-            page = page.Skip((number - 1) * request.PerPage);
+            pageValues.Add(cursor.CreatedAt.ToUniversalTime());
+            pageValues.Add(cursor.FileId);
+            page.Append(CultureInfo.InvariantCulture, $" AND (f.created_at, f.file_id) < (${pageValues.Count - 1}, ${pageValues.Count})");
         }
 
         // One row past the page says whether another page follows.
-        var rows = await page
-            .Take(request.PerPage + 1)
-            .Select(f => new { f.FileId, f.Filename, f.ContentType, f.TotalSize, f.UploadStatus, f.Checksum, f.CreatedAt, f.CompletedAt })
-            .ToListAsync(cancellationToken);
-        var items = rows.Take(request.PerPage)
-            .Select(f => new FileSummary(f.FileId, f.Filename, f.ContentType, f.TotalSize, FileCatalog.Name(f.UploadStatus), f.Checksum, f.CreatedAt, f.CompletedAt))
-            .ToList();
+        pageValues.Add(request.PerPage + 1);
+        page.Append(CultureInfo.InvariantCulture, $" ORDER BY f.created_at DESC, f.file_id DESC LIMIT ${pageValues.Count}");
+        if (request.Cursor is null && request.Page is > 1 and var number)
+        {
+            pageValues.Add((number - 1L) * request.PerPage);
+            page.Append(CultureInfo.InvariantCulture, $" OFFSET ${pageValues.Count}");
+        }
+
+        var estimateKey = (typeof(FileListing), request.Status, request.IncludeS3Blobs);
+        long? estimated = !request.ExactTotal && cache.TryGetValue(estimateKey, out long cached) ? cached : null;
+        var count = estimated is not null ? null
+            : request.ExactTotal ? "SELECT count(*) FROM files f" + filter
+            : "SELECT count(*) FROM (SELECT 1 FROM files f" + filter + " LIMIT " + (ExactTotalUpTo + 1).ToString(CultureInfo.InvariantCulture) + ") AS matching";
+
+        var (rows, counted) = await db.Database.CreateExecutionStrategy().ExecuteAsync(
+            ct => ReadAsync(page.ToString(), pageValues, count, filterValues, ct),
+            cancellationToken);
+        var items = rows.Count > request.PerPage ? rows.GetRange(0, request.PerPage) : rows;
         var next = rows.Count > request.PerPage ? new FileListCursor(items[^1].CreatedAt, items[^1].FileId).Encode() : null;
-        var (total, exact) = await CountAsync(matching, request, cancellationToken);
+        var (total, exact) = (estimated, counted) switch
+        {
+            ({ } known, _) => (known, false),
+            (_, var all) when request.ExactTotal => (all, true),
+            (_, <= ExactTotalUpTo) => (counted, true),
+            // count(*) reads every matching row: at a million files that is most of a listing's
+            // cost. Past ExactTotalUpTo the planner's estimate stands in, kept for a few seconds,
+            // so a busy listing of a large store costs one query.
+            _ => (await CacheEstimateAsync(estimateKey, request.Status, counted, cancellationToken), false),
+        };
         return new FileList(items, request.Cursor is null ? request.Page ?? 1 : null, request.PerPage, total, exact, next);
     }
 
-    /// <summary>
-    /// count(*) reads every matching row: at a million files that is most of a listing's cost.
-    /// So it counts at most <see cref="ExactTotalUpTo"/> + 1 rows and, past that, asks the
-    /// planner for its estimate, unless the caller asked for the exact figure. A large total's
-    /// estimate is kept for a few seconds, so a busy listing of a large store costs one query.
-    /// </summary>
-    private async Task<(long Total, bool Exact)> CountAsync(IQueryable<StoredFile> matching, FileListQuery request, CancellationToken cancellationToken)
+    private async Task<(List<FileSummary> Rows, long Counted)> ReadAsync(string page, List<object> pageValues, string? count, List<object> countValues, CancellationToken cancellationToken)
     {
-        if (request.ExactTotal)
+        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        try
         {
-            return (await matching.LongCountAsync(cancellationToken), true);
+            await using var batch = new NpgsqlBatch(connection);
+            batch.BatchCommands.Add(Command(page, pageValues));
+            if (count is not null)
+            {
+                batch.BatchCommands.Add(Command(count, countValues));
+            }
+
+            await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+            var rows = new List<FileSummary>();
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                rows.Add(new FileSummary(
+                    reader.GetGuid(0),
+                    reader.GetString(1),
+                    reader.GetString(2),
+                    reader.GetInt64(3),
+                    reader.GetString(4),
+                    reader.IsDBNull(5) ? null : reader.GetString(5),
+                    reader.GetFieldValue<DateTimeOffset>(6),
+                    reader.IsDBNull(7) ? null : reader.GetFieldValue<DateTimeOffset>(7)));
+            }
+
+            var counted = 0L;
+            if (count is not null && await reader.NextResultAsync(cancellationToken) && await reader.ReadAsync(cancellationToken))
+            {
+                counted = reader.GetInt64(0);
+            }
+
+            return (rows, counted);
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
         }
 
-        var key = (typeof(FileListing), request.Status, request.IncludeS3Blobs);
-        if (cache.TryGetValue(key, out long estimated))
+        static NpgsqlBatchCommand Command(string text, List<object> values)
         {
-            return (estimated, false);
-        }
+            var command = new NpgsqlBatchCommand(text);
+            foreach (var value in values)
+            {
+                command.Parameters.Add(new NpgsqlParameter { Value = value });
+            }
 
-        var counted = await matching.Take(ExactTotalUpTo + 1).CountAsync(cancellationToken);
-        if (counted <= ExactTotalUpTo)
-        {
-            return (counted, true);
+            return command;
         }
+    }
 
-        estimated = Math.Max(counted, await EstimateAsync(request.Status, cancellationToken));
+    private async Task<long> CacheEstimateAsync(object key, UploadStatus? status, long counted, CancellationToken cancellationToken)
+    {
+        var estimated = Math.Max(counted, await EstimateAsync(status, cancellationToken));
         cache.Set(key, estimated, EstimateLifetime);
-        return (estimated, false);
+        return estimated;
     }
 
     private async Task<long> EstimateAsync(UploadStatus? status, CancellationToken cancellationToken)
