@@ -111,7 +111,7 @@ public sealed class FileCatalog(MetadataDbContext db, ClusterView cluster)
 
     private const string OrderedByChunk = """
 
-        ORDER BY c.chunk_number, c.chunk_id
+        ORDER BY c.chunk_number, c.chunk_id, r.server_id
         """;
 
     private static TEnum Parse<TEnum>(string text)

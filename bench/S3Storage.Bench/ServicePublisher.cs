@@ -6,7 +6,8 @@ namespace S3Storage.Bench;
 /// <summary>
 /// Publishes the gateway and the storage node the way a deployment does (`dotnet publish -c
 /// Release`, ReadyToRun by eng/ServiceRuntime.props), so the bench measures the code that runs
-/// in production and not the JIT-only build output the tests use.
+/// in production and not the JIT-only build output the tests use. No build server stays behind
+/// (`--disable-build-servers`) to share the cores with the measurement.
 /// </summary>
 public static class ServicePublisher
 {
@@ -25,7 +26,7 @@ public static class ServicePublisher
                 RedirectStandardError = true,
                 WorkingDirectory = RepositoryLayout.Root,
             };
-            foreach (var argument in new[] { "publish", Path.Combine(project, project + ".csproj"), "-c", "Release", "-o", Path.Combine(directory, project), "-nologo", "-v", "q" })
+            foreach (var argument in new[] { "publish", Path.Combine(project, project + ".csproj"), "-c", "Release", "-o", Path.Combine(directory, project), "-nologo", "-v", "q", "--disable-build-servers" })
             {
                 startInfo.ArgumentList.Add(argument);
             }
@@ -33,7 +34,16 @@ public static class ServicePublisher
             using var publish = Process.Start(startInfo) ?? throw new InvalidOperationException("dotnet publish did not start");
             var output = publish.StandardOutput.ReadToEndAsync(cancellationToken);
             var errors = publish.StandardError.ReadToEndAsync(cancellationToken);
-            await publish.WaitForExitAsync(cancellationToken);
+            try
+            {
+                await publish.WaitForExitAsync(cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                publish.Kill(entireProcessTree: true);
+                throw;
+            }
+
             if (publish.ExitCode != 0)
             {
                 throw new InvalidOperationException($"dotnet publish {project} failed ({publish.ExitCode}):{Environment.NewLine}{await output}{await errors}");
@@ -42,6 +52,6 @@ public static class ServicePublisher
             Console.WriteLine($"published {project} (ReadyToRun) in {clock.Elapsed.TotalSeconds:F0} s");
         }
 
-        Environment.SetEnvironmentVariable(RepositoryLayout.PublishedServicesVariable, directory);
+        RepositoryLayout.PublishedServices = directory;
     }
 }

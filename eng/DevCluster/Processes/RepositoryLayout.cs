@@ -14,22 +14,22 @@ public static class RepositoryLayout
         typeof(RepositoryLayout).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
 
     /// <summary>
-    /// Names a directory holding each service published into its own folder
-    /// (<c>DIR/S3Storage.Gateway/S3Storage.Gateway.dll</c>): the dev cluster then runs those
+    /// A directory holding each service published into its own folder
+    /// (<c>DIR/S3Storage.Gateway/S3Storage.Gateway.dll</c>); when set, the dev cluster runs those
     /// instead of the build output. The benchmark sets it, to measure the services as a
     /// deployment publishes them (ReadyToRun).
     /// </summary>
-    public const string PublishedServicesVariable = "S3STORAGE_PUBLISHED_SERVICES";
+    public static string? PublishedServices { get; set; }
 
-    /// <summary>The entry assembly of a service project, e.g. <c>S3Storage.StorageNode</c>: published, if <see cref="PublishedServicesVariable"/> is set, else built.</summary>
+    /// <summary>The entry assembly of a service project, e.g. <c>S3Storage.StorageNode</c>: published, if <see cref="PublishedServices"/> is set, else built.</summary>
     public static string ServiceAssembly(string project)
     {
-        if (Environment.GetEnvironmentVariable(PublishedServicesVariable) is { Length: > 0 } published)
+        if (PublishedServices is { } published)
         {
             var publishedPath = Path.Combine(published, project, project + ".dll");
             return File.Exists(publishedPath)
                 ? publishedPath
-                : throw new FileNotFoundException($"{project} is not published at {publishedPath} ({PublishedServicesVariable}={published}).", publishedPath);
+                : throw new FileNotFoundException($"{project} is not published at {publishedPath}.", publishedPath);
         }
 
         var path = Path.Combine(Root, project, "bin", Configuration, "net10.0", project + ".dll");
