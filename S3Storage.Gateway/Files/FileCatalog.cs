@@ -31,57 +31,11 @@ public sealed class FileCatalog(MetadataDbContext db, ClusterView cluster)
             await using var command = new NpgsqlCommand(includeS3Blobs ? FileWithCopies + OrderedByChunk : FileWithCopies + NotAnS3Blob + OrderedByChunk, connection);
             command.Parameters.Add(new NpgsqlParameter { Value = fileId });
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            var rows = new StoredFileRows(0);
             StoredFile? file = null;
-            StoredChunk? chunk = null;
             while (await reader.ReadAsync(cancellationToken))
             {
-                file ??= new StoredFile
-                {
-                    FileId = reader.GetGuid(0),
-                    Filename = reader.GetString(1),
-                    ContentType = reader.GetString(2),
-                    TotalSize = reader.GetInt64(3),
-                    ChunkSize = reader.GetInt64(4),
-                    NumChunks = reader.GetInt32(5),
-                    UploadStatus = Parse<UploadStatus>(reader.GetString(6)),
-                    Checksum = reader.IsDBNull(7) ? null : reader.GetString(7),
-                    Metadata = reader.IsDBNull(8) ? null : reader.GetString(8),
-                    CreatedAt = reader.GetFieldValue<DateTimeOffset>(9),
-                    UpdatedAt = reader.GetFieldValue<DateTimeOffset>(10),
-                    CompletedAt = reader.IsDBNull(11) ? null : reader.GetFieldValue<DateTimeOffset>(11),
-                };
-                if (reader.IsDBNull(12))
-                {
-                    continue;
-                }
-
-                var chunkId = reader.GetGuid(12);
-                if (chunk?.ChunkId != chunkId)
-                {
-                    chunk = new StoredChunk
-                    {
-                        ChunkId = chunkId,
-                        FileId = file.FileId,
-                        ChunkNumber = reader.GetInt32(13),
-                        ChunkSize = reader.GetInt64(14),
-                        ChunkHash = reader.IsDBNull(15) ? null : reader.GetString(15),
-                        UploadStatus = Parse<UploadStatus>(reader.GetString(16)),
-                        UploadedAt = reader.IsDBNull(17) ? null : reader.GetFieldValue<DateTimeOffset>(17),
-                    };
-                    file.Chunks.Add(chunk);
-                }
-
-                if (!reader.IsDBNull(18))
-                {
-                    chunk.Replicas.Add(new ChunkReplica
-                    {
-                        ChunkId = chunkId,
-                        ServerId = reader.GetGuid(18),
-                        Status = Parse<ReplicaStatus>(reader.GetString(19)),
-                        CreatedAt = reader.GetFieldValue<DateTimeOffset>(20),
-                        VerifiedAt = reader.IsDBNull(21) ? null : reader.GetFieldValue<DateTimeOffset>(21),
-                    });
-                }
+                file = rows.Read(reader);
             }
 
             return file;
@@ -92,15 +46,7 @@ public sealed class FileCatalog(MetadataDbContext db, ClusterView cluster)
         }
     }
 
-    private const string FileWithCopies = """
-        SELECT f.file_id, f.filename, f.content_type, f.total_size, f.chunk_size, f.num_chunks, f.upload_status, f.checksum, f.metadata::text, f.created_at, f.updated_at, f.completed_at,
-               c.chunk_id, c.chunk_number, c.chunk_size, c.chunk_hash, c.upload_status, c.uploaded_at,
-               r.server_id, r.status, r.created_at, r.verified_at
-        FROM files f
-        LEFT JOIN chunks c ON c.file_id = f.file_id
-        LEFT JOIN chunk_replicas r ON r.chunk_id = c.chunk_id
-        WHERE f.file_id = $1
-        """;
+    private const string FileWithCopies = "SELECT " + StoredFileRows.Columns + " FROM files f" + StoredFileRows.Joins + " WHERE f.file_id = $1";
 
     /// <summary>The blobs of S3 objects and multipart parts: who reads them is decided by bucket grants.</summary>
     private const string NotAnS3Blob = """
@@ -109,13 +55,7 @@ public sealed class FileCatalog(MetadataDbContext db, ClusterView cluster)
           AND NOT EXISTS (SELECT 1 FROM multipart_parts p WHERE p.file_id = f.file_id)
         """;
 
-    private const string OrderedByChunk = """
-
-        ORDER BY c.chunk_number, c.chunk_id, r.server_id
-        """;
-
-    private static TEnum Parse<TEnum>(string text)
-        where TEnum : struct, Enum => Enum.Parse<TEnum>(text, ignoreCase: true);
+    private const string OrderedByChunk = " ORDER BY " + StoredFileRows.Order;
 
     /// <summary>
     /// Each chunk with its stored copies, readable nodes first; among those the order is a hash
