@@ -69,8 +69,8 @@ public sealed class FileListing(MetadataDbContext db, IMemoryCache cache)
             : request.ExactTotal ? "SELECT count(*) FROM files f" + filter
             : "SELECT count(*) FROM (SELECT 1 FROM files f" + filter + " LIMIT " + (ExactTotalUpTo + 1).ToString(CultureInfo.InvariantCulture) + ") AS matching";
 
-        var (rows, counted) = await db.Database.CreateExecutionStrategy().ExecuteAsync(
-            ct => ReadAsync(page.ToString(), pageValues, count, filterValues, ct),
+        var (rows, counted) = await db.ReadDirectAsync(
+            (connection, ct) => ReadAsync(connection, page.ToString(), pageValues, count, filterValues, ct),
             cancellationToken);
         var items = rows.Count > request.PerPage ? rows.GetRange(0, request.PerPage) : rows;
         var next = rows.Count > request.PerPage ? new FileListCursor(items[^1].CreatedAt, items[^1].FileId).Encode() : null;
@@ -87,46 +87,37 @@ public sealed class FileListing(MetadataDbContext db, IMemoryCache cache)
         return new FileList(items, request.Cursor is null ? request.Page ?? 1 : null, request.PerPage, total, exact, next);
     }
 
-    private async Task<(List<FileSummary> Rows, long Counted)> ReadAsync(string page, List<object> pageValues, string? count, List<object> countValues, CancellationToken cancellationToken)
+    private static async Task<(List<FileSummary> Rows, long Counted)> ReadAsync(NpgsqlConnection connection, string page, List<object> pageValues, string? count, List<object> countValues, CancellationToken cancellationToken)
     {
-        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
-        await db.Database.OpenConnectionAsync(cancellationToken);
-        try
+        await using var batch = new NpgsqlBatch(connection);
+        batch.BatchCommands.Add(Command(page, pageValues));
+        if (count is not null)
         {
-            await using var batch = new NpgsqlBatch(connection);
-            batch.BatchCommands.Add(Command(page, pageValues));
-            if (count is not null)
-            {
-                batch.BatchCommands.Add(Command(count, countValues));
-            }
-
-            await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-            var rows = new List<FileSummary>();
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                rows.Add(new FileSummary(
-                    reader.GetGuid(0),
-                    reader.GetString(1),
-                    reader.GetString(2),
-                    reader.GetInt64(3),
-                    reader.GetString(4),
-                    reader.IsDBNull(5) ? null : reader.GetString(5),
-                    reader.GetFieldValue<DateTimeOffset>(6),
-                    reader.IsDBNull(7) ? null : reader.GetFieldValue<DateTimeOffset>(7)));
-            }
-
-            var counted = 0L;
-            if (count is not null && await reader.NextResultAsync(cancellationToken) && await reader.ReadAsync(cancellationToken))
-            {
-                counted = reader.GetInt64(0);
-            }
-
-            return (rows, counted);
+            batch.BatchCommands.Add(Command(count, countValues));
         }
-        finally
+
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        var rows = new List<FileSummary>();
+        while (await reader.ReadAsync(cancellationToken))
         {
-            await db.Database.CloseConnectionAsync();
+            rows.Add(new FileSummary(
+                reader.GetGuid(0),
+                reader.GetString(1),
+                reader.GetString(2),
+                reader.GetInt64(3),
+                reader.GetString(4),
+                reader.IsDBNull(5) ? null : reader.GetString(5),
+                reader.GetFieldValue<DateTimeOffset>(6),
+                reader.IsDBNull(7) ? null : reader.GetFieldValue<DateTimeOffset>(7)));
         }
+
+        var counted = 0L;
+        if (count is not null && await reader.NextResultAsync(cancellationToken) && await reader.ReadAsync(cancellationToken))
+        {
+            counted = reader.GetInt64(0);
+        }
+
+        return (rows, counted);
 
         static NpgsqlBatchCommand Command(string text, List<object> values)
         {
@@ -147,29 +138,19 @@ public sealed class FileListing(MetadataDbContext db, IMemoryCache cache)
         return estimated;
     }
 
-    private async Task<long> EstimateAsync(UploadStatus? status, CancellationToken cancellationToken)
-    {
-        var connection = db.Database.GetDbConnection();
-        await db.Database.OpenConnectionAsync(cancellationToken);
-        try
-        {
-            await using var command = connection.CreateCommand();
-            command.CommandText = "EXPLAIN (FORMAT JSON) SELECT 1 FROM files" + (status is null ? "" : " WHERE upload_status = @status");
-            if (status is { } wanted)
+    private Task<long> EstimateAsync(UploadStatus? status, CancellationToken cancellationToken) =>
+        db.ReadDirectAsync(
+            async (connection, ct) =>
             {
-                var parameter = command.CreateParameter();
-                parameter.ParameterName = "status";
-                parameter.Value = FileCatalog.Name(wanted);
-                command.Parameters.Add(parameter);
-            }
+                await using var command = new NpgsqlCommand("EXPLAIN (FORMAT JSON) SELECT 1 FROM files" + (status is null ? "" : " WHERE upload_status = $1"), connection);
+                if (status is { } wanted)
+                {
+                    command.Parameters.Add(new NpgsqlParameter { Value = FileCatalog.Name(wanted) });
+                }
 
-            var plan = (string?)await command.ExecuteScalarAsync(cancellationToken);
-            using var json = JsonDocument.Parse(plan ?? "[]");
-            return json.RootElement.EnumerateArray().Select(p => (long)p.GetProperty("Plan").GetProperty("Plan Rows").GetDouble()).FirstOrDefault();
-        }
-        finally
-        {
-            await db.Database.CloseConnectionAsync();
-        }
-    }
+                var plan = (string?)await command.ExecuteScalarAsync(ct);
+                using var json = JsonDocument.Parse(plan ?? "[]");
+                return json.RootElement.EnumerateArray().Select(p => (long)p.GetProperty("Plan").GetProperty("Plan Rows").GetDouble()).FirstOrDefault();
+            },
+            cancellationToken);
 }

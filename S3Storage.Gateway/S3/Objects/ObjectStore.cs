@@ -31,68 +31,57 @@ public sealed partial class ObjectStore(MetadataDbContext db, FileDeleter delete
 
     /// <summary>The object at the key with its blobs' chunks and copies, or null.</summary>
     /// <remarks>
-    /// Every GET and HEAD of an object starts here: one hand-written statement, as for
+    /// Every GET, HEAD and copy of an object starts here: one hand-written statement, as for
     /// <c>/files</c> (<see cref="StoredFileRows"/>), instead of EF Core's four-level include.
     /// </remarks>
     public Task<StoredObject?> FindAsync(string bucket, string key, CancellationToken cancellationToken) =>
-        db.Database.CreateExecutionStrategy().ExecuteAsync(
-            ct => ReadObjectAsync(bucket, key, ct),
-            cancellationToken);
+        db.ReadDirectAsync((connection, ct) => ReadObjectAsync(connection, bucket, key, ct), cancellationToken);
 
     private const string ObjectWithCopies =
-        "SELECT o.object_id, o.bucket_name, o.key, o.size, o.etag, o.content_type, o.headers::text, o.last_modified, b.ordinal, "
+        "SELECT o.object_id, o.bucket_name, o.key, o.size, o.etag, o.content_type, o.headers::text, o.last_modified, b.ordinal, b.file_id, "
         + StoredFileRows.Columns
         + " FROM objects o LEFT JOIN object_blobs b ON b.object_id = o.object_id LEFT JOIN files f ON f.file_id = b.file_id"
         + StoredFileRows.Joins
         + " WHERE o.bucket_name = $1 AND o.key = $2 ORDER BY b.ordinal, " + StoredFileRows.Order;
 
-    private async Task<StoredObject?> ReadObjectAsync(string bucket, string key, CancellationToken cancellationToken)
+    private static async Task<StoredObject?> ReadObjectAsync(NpgsqlConnection connection, string bucket, string key, CancellationToken cancellationToken)
     {
-        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
-        await db.Database.OpenConnectionAsync(cancellationToken);
-        try
+        await using var command = new NpgsqlCommand(ObjectWithCopies, connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = bucket });
+        command.Parameters.Add(new NpgsqlParameter { Value = key });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var files = new StoredFileRows(firstColumn: 10);
+        StoredObject? found = null;
+        ObjectBlob? blob = null;
+        while (await reader.ReadAsync(cancellationToken))
         {
-            await using var command = new NpgsqlCommand(ObjectWithCopies, connection);
-            command.Parameters.Add(new NpgsqlParameter { Value = bucket });
-            command.Parameters.Add(new NpgsqlParameter { Value = key });
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            var files = new StoredFileRows(firstColumn: 9);
-            StoredObject? found = null;
-            ObjectBlob? blob = null;
-            while (await reader.ReadAsync(cancellationToken))
+            found ??= new StoredObject
             {
-                found ??= new StoredObject
-                {
-                    ObjectId = reader.GetGuid(0),
-                    BucketName = reader.GetString(1),
-                    Key = reader.GetString(2),
-                    Size = reader.GetInt64(3),
-                    Etag = reader.GetString(4),
-                    ContentType = reader.GetString(5),
-                    Headers = reader.IsDBNull(6) ? null : reader.GetString(6),
-                    LastModified = reader.GetFieldValue<DateTimeOffset>(7),
-                };
-                if (reader.IsDBNull(8))
-                {
-                    continue;
-                }
-
-                var ordinal = reader.GetInt32(8);
-                if (blob?.Ordinal != ordinal)
-                {
-                    blob = new ObjectBlob { ObjectId = found.ObjectId, Ordinal = ordinal, FileId = reader.GetGuid(9) };
-                    found.Blobs.Add(blob);
-                }
-
-                blob.File = files.Read(reader);
+                ObjectId = reader.GetGuid(0),
+                BucketName = reader.GetString(1),
+                Key = reader.GetString(2),
+                Size = reader.GetInt64(3),
+                Etag = reader.GetString(4),
+                ContentType = reader.GetString(5),
+                Headers = reader.IsDBNull(6) ? null : reader.GetString(6),
+                LastModified = reader.GetFieldValue<DateTimeOffset>(7),
+            };
+            if (reader.IsDBNull(8))
+            {
+                continue;
             }
 
-            return found;
+            var ordinal = reader.GetInt32(8);
+            if (blob?.Ordinal != ordinal)
+            {
+                blob = new ObjectBlob { ObjectId = found.ObjectId, Ordinal = ordinal, FileId = reader.GetGuid(9) };
+                found.Blobs.Add(blob);
+            }
+
+            blob.File = files.Read(reader);
         }
-        finally
-        {
-            await db.Database.CloseConnectionAsync();
-        }
+
+        return found;
     }
 
     /// <summary>Makes <paramref name="version"/> the object at the key, releasing what it replaces; <paramref name="mustNotExist"/> is If-None-Match: *.</summary>
