@@ -15,7 +15,7 @@ public sealed class FileCatalog(MetadataDbContext db, ClusterView cluster)
     /// Every download, HEAD and metadata GET starts here, so it is one statement written against
     /// Npgsql: a dozen joined rows (six chunks with their copies) in one round trip, read
     /// without EF Core's query pipeline, which cost more gateway CPU than the read itself
-    /// (measured on the list, the same shape: 0.76-1.01 -> 0.47-0.63 CPU-ms per request).
+    /// (metadata GETs from 16 clients: 1.19-1.24 -> 0.42-0.45 gateway CPU-ms each).
     /// </remarks>
     public Task<StoredFile?> FindAsync(Guid fileId, bool includeS3Blobs, CancellationToken cancellationToken) =>
         db.ReadDirectAsync((connection, ct) => ReadFileAsync(connection, fileId, includeS3Blobs, ct), cancellationToken);
@@ -37,12 +37,14 @@ public sealed class FileCatalog(MetadataDbContext db, ClusterView cluster)
 
     private const string FileWithCopies = "SELECT " + StoredFileRows.Columns + " FROM files f" + StoredFileRows.Joins + " WHERE f.file_id = $1";
 
-    /// <summary>The blobs of S3 objects and multipart parts: who reads them is decided by bucket grants.</summary>
-    private const string NotAnS3Blob = """
-
-          AND NOT EXISTS (SELECT 1 FROM object_blobs b WHERE b.file_id = f.file_id)
-          AND NOT EXISTS (SELECT 1 FROM multipart_parts p WHERE p.file_id = f.file_id)
-        """;
+    /// <summary>
+    /// A condition on <c>files f</c>: not the blob of an S3 object or multipart part. Who reads
+    /// those is decided by bucket grants, which <c>/files</c> does not know, so only admin keys
+    /// see them there.
+    /// </summary>
+    internal const string NotAnS3Blob =
+        " AND NOT EXISTS (SELECT 1 FROM object_blobs b WHERE b.file_id = f.file_id)"
+        + " AND NOT EXISTS (SELECT 1 FROM multipart_parts p WHERE p.file_id = f.file_id)";
 
     private const string OrderedByChunk = " ORDER BY " + StoredFileRows.Order;
 

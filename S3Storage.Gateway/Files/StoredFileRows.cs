@@ -51,8 +51,8 @@ public sealed class StoredFileRows(int firstColumn)
                 ChunkSize = reader.GetInt64(at + 4),
                 NumChunks = reader.GetInt32(at + 5),
                 UploadStatus = Parse<UploadStatus>(reader.GetString(at + 6)),
-                Checksum = NullOr(reader, at + 7, reader.GetString),
-                Metadata = NullOr(reader, at + 8, reader.GetString),
+                Checksum = reader.IsDBNull(at + 7) ? null : reader.GetString(at + 7),
+                Metadata = reader.IsDBNull(at + 8) ? null : reader.GetString(at + 8),
                 CreatedAt = reader.GetFieldValue<DateTimeOffset>(at + 9),
                 UpdatedAt = reader.GetFieldValue<DateTimeOffset>(at + 10),
                 CompletedAt = reader.IsDBNull(at + 11) ? null : reader.GetFieldValue<DateTimeOffset>(at + 11),
@@ -73,7 +73,7 @@ public sealed class StoredFileRows(int firstColumn)
                 FileId = fileId,
                 ChunkNumber = reader.GetInt32(at + 13),
                 ChunkSize = reader.GetInt64(at + 14),
-                ChunkHash = NullOr(reader, at + 15, reader.GetString),
+                ChunkHash = reader.IsDBNull(at + 15) ? null : reader.GetString(at + 15),
                 UploadStatus = Parse<UploadStatus>(reader.GetString(at + 16)),
                 UploadedAt = reader.IsDBNull(at + 17) ? null : reader.GetFieldValue<DateTimeOffset>(at + 17),
             };
@@ -94,9 +94,6 @@ public sealed class StoredFileRows(int firstColumn)
 
         return _file;
     }
-
-    private static string? NullOr(NpgsqlDataReader reader, int column, Func<int, string> read) =>
-        reader.IsDBNull(column) ? null : read(column);
 
     /// <summary>Statuses are stored as their lower-case names (<c>StatusColumns</c>).</summary>
     private static TEnum Parse<TEnum>(string text)
