@@ -9,6 +9,8 @@ namespace S3Storage.Tests.Cluster;
 /// </summary>
 public class ClusterFixture : IAsyncLifetime
 {
+    private static readonly SemaphoreSlim StartGate = new(1, 1);
+
     private LocalCluster? _cluster;
 
     public LocalCluster Cluster => _cluster ?? throw new InvalidOperationException("The cluster has not started.");
@@ -45,18 +47,29 @@ public class ClusterFixture : IAsyncLifetime
             gateway[key] = value;
         }
 
-        _cluster = await LocalCluster.StartAsync(
-            new ClusterSettings(Root)
-            {
-                GatewayPort = 0,
-                Nodes = NodeCount,
-                ReplicationFactor = 2,
-                DurablePostgres = DurablePostgres,
-                HeartbeatInterval = TimeSpan.FromSeconds(1),
-                GatewayEnvironment = gateway,
-                NodeEnvironment = NodeOverrides,
-            },
-            TestContext.Current.CancellationToken);
+        // One cluster starts at a time: a start (PostgreSQL, the nodes' and the gateway's JIT,
+        // migrations) is the heaviest minute a cluster has, and two CI runs timed out waiting
+        // for nodes to register while other clusters started beside theirs on two cores.
+        await StartGate.WaitAsync(TestContext.Current.CancellationToken);
+        try
+        {
+            _cluster = await LocalCluster.StartAsync(
+                new ClusterSettings(Root)
+                {
+                    GatewayPort = 0,
+                    Nodes = NodeCount,
+                    ReplicationFactor = 2,
+                    DurablePostgres = DurablePostgres,
+                    HeartbeatInterval = TimeSpan.FromSeconds(1),
+                    GatewayEnvironment = gateway,
+                    NodeEnvironment = NodeOverrides,
+                },
+                TestContext.Current.CancellationToken);
+        }
+        finally
+        {
+            StartGate.Release();
+        }
     }
 
     public async ValueTask DisposeAsync()

@@ -227,7 +227,7 @@ public sealed class LocalCluster : IAsyncDisposable
     private static readonly TimeSpan RegistrationTimeout = TimeSpan.FromSeconds(150);
 
     /// <summary>Nodes register shortly after they serve; the gateway's first ring load must see them.</summary>
-    private async Task WaitForRegistrationsAsync(IEnumerable<StorageNodeProcess> started, CancellationToken cancellationToken)
+    private async Task WaitForRegistrationsAsync(IReadOnlyCollection<StorageNodeProcess> started, CancellationToken cancellationToken)
     {
         var expected = started.Select(n => n.Address.ToString().TrimEnd('/')).ToArray();
         await using var connection = new NpgsqlConnection(Postgres.ConnectionString(Database, pooling: false));
@@ -238,16 +238,35 @@ public sealed class LocalCluster : IAsyncDisposable
         while (true)
         {
             await using var command = new NpgsqlCommand(
-                "SELECT count(*) FROM storage_servers WHERE status IN ('active', 'draining') AND grpc_address = ANY(@addresses)", connection);
+                "SELECT grpc_address FROM storage_servers WHERE status IN ('active', 'draining') AND grpc_address = ANY(@addresses)", connection);
             command.Parameters.AddWithValue("addresses", expected);
-            if ((long)(await command.ExecuteScalarAsync(cancellationToken))! == expected.Length)
+            var registered = new HashSet<string>(StringComparer.Ordinal);
+            await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+            {
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    registered.Add(reader.GetString(0));
+                }
+            }
+
+            var waiting = started.Where(n => !registered.Contains(n.Address.ToString().TrimEnd('/'))).ToList();
+            if (waiting.Count == 0)
             {
                 return;
             }
 
+            if (waiting.FirstOrDefault(n => n.Process.HasExited) is { } exited)
+            {
+                throw new InvalidOperationException($"{exited.Name} exited with code {exited.Process.ExitCode} before it registered:{Environment.NewLine}{exited.Process.Tail}");
+            }
+
             if (DateTime.UtcNow > deadline)
             {
-                throw new TimeoutException($"Not every node registered within {RegistrationTimeout.TotalSeconds:F0} s; see {LogDirectory}.");
+                // The test fixtures delete the cluster's directory when they stop, so the logs
+                // of the nodes that did not register go into the error itself.
+                var tails = waiting.Select(n => $"--- {n.Name} ({n.Address}), the end of {n.Process.LogPath}:{Environment.NewLine}{string.Join(Environment.NewLine, n.Process.Tail.Split(Environment.NewLine).TakeLast(60))}");
+                throw new TimeoutException(
+                    $"Not every node registered within {RegistrationTimeout.TotalSeconds:F0} s: {string.Join(", ", waiting.Select(n => n.Name))} did not.{Environment.NewLine}{string.Join(Environment.NewLine, tails)}");
             }
 
             await Task.Delay(100, cancellationToken);
