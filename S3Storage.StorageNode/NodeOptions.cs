@@ -44,6 +44,12 @@ public sealed class NodeOptions
     [Range(1, 256, ErrorMessage = "Node:SyncThreads must be between 1 and 256.")]
     public int SyncThreads { get; set; } = 16;
 
+    /// <summary>
+    /// Write and read chunk files of 1 MiB and more past the page cache (<c>O_DIRECT</c>) when
+    /// the data volume accepts it (checked at start). False keeps every chunk file in the page cache.
+    /// </summary>
+    public bool DirectIo { get; set; } = true;
+
     /// <summary>How long shutdown waits for chunk streams in flight before it gives up on them.</summary>
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00", ErrorMessage = "Node:ShutdownTimeout must be between 0 and 1 hour.")]
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromMinutes(2);

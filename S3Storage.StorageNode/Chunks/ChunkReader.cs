@@ -19,8 +19,13 @@ namespace S3Storage.StorageNode.Chunks;
 /// cost. The SHA-256 pass on every whole-chunk read was about 1.1 of the store's 8–9 CPU-seconds
 /// per GiB downloaded and caught nothing the CRC-32s miss; the scrub still proves each chunk's
 /// SHA-256, and a copy made by repair is checked against it by the node that receives it.
+///
+/// A <paramref name="direct"/> reader has <c>O_DIRECT</c> on its file (a large chunk on a volume
+/// that takes it): it reads whole aligned blocks into an aligned buffer and hands out the part
+/// asked for. On the bench's VM, reading 1 GiB that was not cached cost 1.75 s of system time
+/// through the page cache and 0.06 s direct (<c>dd</c>).
 /// </remarks>
-public sealed class ChunkReader(ChunkId id, FileStream file, ChunkFileHeader header, ChunkStore store) : IAsyncDisposable
+public sealed class ChunkReader(ChunkId id, FileStream file, ChunkFileHeader header, ChunkStore store, bool direct = false) : IAsyncDisposable
 {
     private string _foundBy = "read";
     private bool _checkSha256;
@@ -52,28 +57,31 @@ public sealed class ChunkReader(ChunkId id, FileStream file, ChunkFileHeader hea
         var lastBlock = (offset + length - 1) / blockSize;
         var expected = await ReadChecksumsAsync(firstBlock, lastBlock, cancellationToken);
         using var sha256 = _checkSha256 && offset == 0 && length == header.DataLength ? IncrementalHash.CreateHash(HashAlgorithmName.SHA256) : null;
-        var block = ArrayPool<byte>.Shared.Rent(blockSize);
+        // Direct: room for a block that starts and ends mid-way through aligned blocks.
+        var aligned = direct ? AlignedBuffer.Rent(blockSize + (2 * DirectIo.Alignment)) : null;
+        var pooled = direct ? null : ArrayPool<byte>.Shared.Rent(blockSize);
+        var buffer = aligned?.Memory ?? pooled!;
         try
         {
             for (var index = firstBlock; index <= lastBlock; index++)
             {
                 var blockStart = index * blockSize;
                 var blockLength = (int)Math.Min(blockSize, header.DataLength - blockStart);
-                await ReadExactlyAsync(file.SafeFileHandle, block.AsMemory(0, blockLength), ChunkFileHeader.Length + blockStart, cancellationToken);
+                var block = await ReadAtAsync(buffer, blockLength, ChunkFileHeader.Length + blockStart, cancellationToken);
 
-                var checksum = Crc32.HashToUInt32(block.AsSpan(0, blockLength));
+                var checksum = Crc32.HashToUInt32(block.Span);
                 if (checksum != expected[index - firstBlock])
                 {
                     store.MarkCorrupt(id, _foundBy, logger, $"block {index} (bytes {blockStart}..{blockStart + blockLength}) fails its CRC-32");
                     throw new ChunkStoreException(ChunkError.DataLoss, $"Chunk {id} is corrupt at bytes {blockStart}..{blockStart + blockLength}; read another replica.");
                 }
 
-                sha256?.AppendData(block.AsSpan(0, blockLength));
+                sha256?.AppendData(block.Span);
                 var from = (int)Math.Max(0, offset - blockStart);
                 var to = (int)Math.Min(blockLength, offset + length - blockStart);
                 for (var position = from; position < to; position += pieceSize)
                 {
-                    yield return block.AsMemory(position, Math.Min(pieceSize, to - position));
+                    yield return block.Slice(position, Math.Min(pieceSize, to - position));
                 }
             }
 
@@ -85,7 +93,11 @@ public sealed class ChunkReader(ChunkId id, FileStream file, ChunkFileHeader hea
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(block);
+            aligned?.Return();
+            if (pooled is not null)
+            {
+                ArrayPool<byte>.Shared.Return(pooled);
+            }
         }
     }
 
@@ -114,22 +126,59 @@ public sealed class ChunkReader(ChunkId id, FileStream file, ChunkFileHeader hea
     private async Task<uint[]> ReadChecksumsAsync(long firstBlock, long lastBlock, CancellationToken cancellationToken)
     {
         var count = (int)(lastBlock - firstBlock + 1);
-        var bytes = ArrayPool<byte>.Shared.Rent(count * sizeof(uint));
+        var length = count * sizeof(uint);
+        var pooled = direct ? null : ArrayPool<byte>.Shared.Rent(length);
         try
         {
-            await ReadExactlyAsync(file.SafeFileHandle, bytes.AsMemory(0, count * sizeof(uint)), header.TrailerOffset + (firstBlock * sizeof(uint)), cancellationToken);
+            Memory<byte> buffer = pooled ?? AlignedBuffer.Allocate(length + (2 * DirectIo.Alignment)).Memory;
+            var bytes = await ReadAtAsync(buffer, length, header.TrailerOffset + (firstBlock * sizeof(uint)), cancellationToken);
             var checksums = new uint[count];
             for (var i = 0; i < count; i++)
             {
-                checksums[i] = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(i * sizeof(uint)));
+                checksums[i] = BinaryPrimitives.ReadUInt32LittleEndian(bytes.Span[(i * sizeof(uint))..]);
             }
 
             return checksums;
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(bytes);
+            if (pooled is not null)
+            {
+                ArrayPool<byte>.Shared.Return(pooled);
+            }
         }
+    }
+
+    /// <summary>
+    /// <paramref name="length"/> bytes from <paramref name="fileOffset"/>, read into
+    /// <paramref name="buffer"/>. Direct, the read covers whole aligned blocks (the last one may
+    /// end at the end of the file) and the bytes asked for are a slice of it.
+    /// </summary>
+    private async ValueTask<ReadOnlyMemory<byte>> ReadAtAsync(Memory<byte> buffer, int length, long fileOffset, CancellationToken cancellationToken)
+    {
+        if (!direct)
+        {
+            await ReadExactlyAsync(file.SafeFileHandle, buffer[..length], fileOffset, cancellationToken);
+            return buffer[..length];
+        }
+
+        var skip = (int)(fileOffset % DirectIo.Alignment);
+        var start = fileOffset - skip;
+        var needed = skip + length;
+        var span = DirectIo.AlignUp(needed);
+        var have = 0;
+        while (have < needed)
+        {
+            var read = await RandomAccess.ReadAsync(file.SafeFileHandle, buffer[have..span], start + have, cancellationToken);
+            if (read == 0)
+            {
+                throw new ChunkStoreException(ChunkError.DataLoss, $"Chunk {id} ended early on disk.");
+            }
+
+            have += read;
+        }
+
+        return buffer.Slice(skip, length);
     }
 
     private async Task ReadExactlyAsync(SafeFileHandle handle, Memory<byte> destination, long fileOffset, CancellationToken cancellationToken)

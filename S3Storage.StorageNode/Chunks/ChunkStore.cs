@@ -42,12 +42,14 @@ public sealed class ChunkStore : IDisposable
 
     private readonly ILogger<ChunkStore> _logger;
     private readonly DiskSync _sync;
+    private readonly bool _directIoWanted;
 
     public ChunkStore(IOptions<NodeOptions> options, NodeMetrics metrics, ILogger<ChunkStore> logger)
     {
         _metrics = metrics;
         _logger = logger;
         _sync = new DiskSync(options.Value.SyncThreads);
+        _directIoWanted = options.Value.DirectIo;
         Root = Path.GetFullPath(options.Value.DataDir);
         ChunksDirectory = Path.Combine(Root, "chunks");
         TempDirectory = Path.Combine(Root, "tmp");
@@ -112,9 +114,26 @@ public sealed class ChunkStore : IDisposable
 
         Interlocked.Exchange(ref _chunkCount, count);
         Interlocked.Exchange(ref _usedBytes, bytes);
-        Initialized = true;
         ChunkStoreLog.Initialized(logger, Root, count, bytes, removed);
+        if (_directIoWanted)
+        {
+            var refused = DirectIo.Probe(TempDirectory);
+            UsesDirectIo = refused is null;
+            if (refused is null)
+            {
+                ChunkStoreLog.DirectIo(logger, DirectIo.Threshold);
+            }
+            else
+            {
+                ChunkStoreLog.DirectIoRefused(logger, refused);
+            }
+        }
+
+        Initialized = true;
     }
+
+    /// <summary>Whether chunk files of <see cref="DirectIo.Threshold"/> bytes and more bypass the page cache: wanted (Node:DirectIo) and accepted by the volume at start.</summary>
+    public bool UsesDirectIo { get; private set; }
 
     public string PathOf(ChunkId id) => Path.Combine(ChunksDirectory, id.Value[..2], id.Value[2..4], id.Value);
 
@@ -301,6 +320,7 @@ public sealed class ChunkStore : IDisposable
         CancellationToken cancellationToken)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(ChunkFileHeader.Length);
+        await using var writer = ChunkFileWriter.Create(file, header.FileLength, UsesDirectIo);
         using var sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         // A writer that sends no SHA-256 first may prove the bytes with an XxHash3 after them.
         var xxHash3 = headerSha256 is null ? new XxHash3() : null;
@@ -308,7 +328,7 @@ public sealed class ChunkStore : IDisposable
         try
         {
             header.Write(buffer);
-            await file.WriteAsync(buffer.AsMemory(0, ChunkFileHeader.Length), cancellationToken);
+            await writer.WriteAsync(buffer.AsMemory(0, ChunkFileHeader.Length), cancellationToken);
 
             long received = 0;
             await foreach (var segment in data.WithCancellation(cancellationToken))
@@ -322,7 +342,7 @@ public sealed class ChunkStore : IDisposable
                 sha256.AppendData(segment.Span);
                 xxHash3?.Append(segment.Span);
                 blockChecksums.Append(segment.Span);
-                await file.WriteAsync(segment, cancellationToken);
+                await writer.WriteAsync(segment, cancellationToken);
             }
 
             if (received != header.DataLength)
@@ -357,16 +377,16 @@ public sealed class ChunkStore : IDisposable
                     $"The data's XxHash3 is {computed:x16}, not the {announced:x16} announced; the chunk was not stored.");
             }
 
-            await file.WriteAsync(blockChecksums.ToBytes(), cancellationToken);
+            await writer.WriteAsync(blockChecksums.ToBytes(), cancellationToken);
             if (headerSha256 is null)
             {
                 // The hash is known only now: rewrite the header in place.
                 header = header with { Sha256 = actual };
                 header.Write(buffer);
-                file.Position = 0;
-                await file.WriteAsync(buffer.AsMemory(0, ChunkFileHeader.Length), cancellationToken);
+                await writer.RewriteHeaderAsync(buffer.AsMemory(0, ChunkFileHeader.Length), cancellationToken);
             }
 
+            await writer.CompleteAsync(cancellationToken);
             return header;
         }
         finally
@@ -435,7 +455,9 @@ public sealed class ChunkStore : IDisposable
         try
         {
             var header = await ReadHeaderAsync(file, id, cancellationToken);
-            return new ChunkReader(id, file, header, this);
+            // The header was read through the page cache; the blocks of a large chunk are not.
+            var direct = UsesDirectIo && header.FileLength >= DirectIo.Threshold && DirectIo.TrySet(file.SafeFileHandle);
+            return new ChunkReader(id, file, header, this, direct);
         }
         catch
         {
