@@ -29,6 +29,7 @@ internal sealed class ChunkFileWriter : IAsyncDisposable
     private readonly AlignedBuffer? _first;
     private readonly AlignedBuffer? _stage;
     private long _written;
+    private bool _disposed;
 
     private ChunkFileWriter(FileStream file, long fileLength, bool direct)
     {
@@ -129,8 +130,13 @@ internal sealed class ChunkFileWriter : IAsyncDisposable
 
     public ValueTask DisposeAsync()
     {
-        _first?.Return();
-        _stage?.Return();
+        if (!_disposed)
+        {
+            _disposed = true;
+            _first?.Return();
+            _stage?.Return();
+        }
+
         return ValueTask.CompletedTask;
     }
 

@@ -456,7 +456,8 @@ public sealed class ChunkStore : IDisposable
         {
             var header = await ReadHeaderAsync(file, id, cancellationToken);
             // The header was read through the page cache; the blocks of a large chunk are not.
-            var direct = UsesDirectIo && header.FileLength >= DirectIo.Threshold && DirectIo.TrySet(file.SafeFileHandle);
+            // Direct reads are sized for the block size every chunk is written with.
+            var direct = UsesDirectIo && header.FileLength >= DirectIo.Threshold && header.BlockSize == ChecksumBlockSize && DirectIo.TrySet(file.SafeFileHandle);
             return new ChunkReader(id, file, header, this, direct);
         }
         catch

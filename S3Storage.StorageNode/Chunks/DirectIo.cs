@@ -21,8 +21,15 @@ internal static partial class DirectIo
     private const int GetFlags = 3;
     private const int SetFlags = 4;
 
-    // O_DIRECT is 040000 on x86-64 and 0200000 on arm64.
-    private static int DirectFlag => RuntimeInformation.ProcessArchitecture is Architecture.Arm64 or Architecture.Arm ? 0x10000 : 0x4000;
+    // O_DIRECT differs by architecture; elsewhere its value may be another flag (on arm64,
+    // 040000 is O_DIRECTORY), so an unknown architecture gets no direct I/O.
+    private static int? DirectFlag => RuntimeInformation.ProcessArchitecture switch
+    {
+        Architecture.X64 or Architecture.X86 or Architecture.RiscV64 or Architecture.LoongArch64 or Architecture.S390x => 0x4000,
+        Architecture.Arm64 or Architecture.Arm or Architecture.Armv6 => 0x10000,
+        Architecture.Ppc64le => 0x20000,
+        _ => null,
+    };
 
     /// <summary>
     /// Writes and fsyncs one aligned block with <c>O_DIRECT</c> in <paramref name="directory"/>:
@@ -35,22 +42,28 @@ internal static partial class DirectIo
             return "not Linux";
         }
 
+        if (DirectFlag is null)
+        {
+            return $"O_DIRECT's value on {RuntimeInformation.ProcessArchitecture} is not known here";
+        }
+
         var path = Path.Combine(directory, $"direct-io-probe.{Guid.NewGuid():N}.tmp");
         try
         {
             using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0);
             if (!TrySet(file.SafeFileHandle))
             {
-                return $"fcntl(O_DIRECT) failed with errno {Marshal.GetLastPInvokeError()}";
+                return $"fcntl(O_DIRECT) failed or did not stick (errno {Marshal.GetLastPInvokeError()})";
             }
 
             RandomAccess.Write(file.SafeFileHandle, AlignedBuffer.Allocate(Alignment).Memory.Span, 0);
             file.Flush(flushToDisk: true);
             return null;
         }
-        catch (IOException e)
+        catch (Exception e)
         {
-            return e.Message;
+            // Whatever the reason (EINVAL, no libc, no permission), the node stays buffered.
+            return $"{e.GetType().Name}: {e.Message}";
         }
         finally
         {
@@ -58,15 +71,21 @@ internal static partial class DirectIo
         }
     }
 
-    /// <summary>Sets <c>O_DIRECT</c> on <paramref name="handle"/>; false when the file system refuses it.</summary>
+    /// <summary>Sets <c>O_DIRECT</c> on <paramref name="handle"/>; false when the file system refuses it or the flag does not stick.</summary>
     public static bool TrySet(SafeFileHandle handle)
     {
+        if (DirectFlag is not { } direct)
+        {
+            return false;
+        }
+
         var flags = Fcntl(handle, GetFlags, 0);
-        return flags >= 0 && Fcntl(handle, SetFlags, flags | DirectFlag) == 0;
+        // F_SETFL ignores flags it does not change, so read back that this one took.
+        return flags >= 0 && Fcntl(handle, SetFlags, flags | direct) == 0 && (Fcntl(handle, GetFlags, 0) & direct) != 0;
     }
 
     [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
-    private static partial int Fcntl(SafeFileHandle handle, int command, int argument);
+    private static partial int Fcntl(SafeFileHandle handle, int command, nint argument);
 }
 
 /// <summary>A slice of a pinned array whose address is a multiple of <see cref="DirectIo.Alignment"/>, as direct I/O needs.</summary>
