@@ -3,7 +3,7 @@ namespace S3Storage.StorageNode.Chunks;
 /// <summary>
 /// Writes a chunk's temporary file front to back, then lets the header (at offset 0) be
 /// rewritten once the chunk's SHA-256 is known. Chunks of at least
-/// <see cref="DirectWriteThreshold"/> bytes bypass the page cache (<c>O_DIRECT</c>) where the
+/// <see cref="DirectIo.Threshold"/> bytes bypass the page cache (<c>O_DIRECT</c>) where the
 /// volume allows it; smaller ones are written through it, as before.
 /// </summary>
 /// <remarks>
@@ -18,9 +18,6 @@ namespace S3Storage.StorageNode.Chunks;
 /// </remarks>
 internal sealed class ChunkFileWriter : IAsyncDisposable
 {
-    /// <summary>Chunk files from this size on are written with <c>O_DIRECT</c> (when the store uses direct I/O).</summary>
-    public const long DirectWriteThreshold = DirectIo.Threshold;
-
     // Bytes gathered before one direct write.
     private const int StageSize = 1024 * 1024;
 
@@ -42,16 +39,13 @@ internal sealed class ChunkFileWriter : IAsyncDisposable
         }
     }
 
-    /// <summary>Whether this file bypasses the page cache.</summary>
-    public bool Direct => _stage is not null;
-
     /// <summary>
     /// A writer for <paramref name="file"/> (just created, empty), which will be
     /// <paramref name="fileLength"/> bytes long; direct when <paramref name="directWrites"/>
     /// and the file is large enough.
     /// </summary>
     public static ChunkFileWriter Create(FileStream file, long fileLength, bool directWrites) =>
-        new(file, fileLength, directWrites && fileLength >= DirectWriteThreshold && DirectIo.TrySet(file.SafeFileHandle));
+        new(file, fileLength, directWrites && fileLength >= DirectIo.Threshold && DirectIo.TrySet(file.SafeFileHandle));
 
     /// <summary>Appends <paramref name="bytes"/> after what was written so far.</summary>
     public async ValueTask WriteAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
@@ -142,5 +136,4 @@ internal sealed class ChunkFileWriter : IAsyncDisposable
 
     /// <summary>Bytes in the stage, which starts at a multiple of its own size after the first block.</summary>
     private int StagedLength => _written <= DirectIo.Alignment ? 0 : (int)((_written - DirectIo.Alignment) % _stage!.Memory.Length);
-
 }

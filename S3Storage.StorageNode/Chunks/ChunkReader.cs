@@ -25,7 +25,7 @@ namespace S3Storage.StorageNode.Chunks;
 /// asked for. On the bench's VM, reading 1 GiB that was not cached cost 1.75 s of system time
 /// through the page cache and 0.06 s direct (<c>dd</c>).
 /// </remarks>
-public sealed class ChunkReader(ChunkId id, FileStream file, ChunkFileHeader header, ChunkStore store, bool direct = false) : IAsyncDisposable
+public sealed class ChunkReader(ChunkId id, FileStream file, ChunkFileHeader header, ChunkStore store, bool direct) : IAsyncDisposable
 {
     private string _foundBy = "read";
     private bool _checkSha256;
