@@ -172,19 +172,26 @@ public abstract partial class AppHostFixture : IAsyncLifetime
     /// (the console logger's "fail:" and "crit:") or anything on standard error; from
     /// PostgreSQL, ERROR, FATAL or PANIC (in a container it writes all its logs to standard
     /// error; the local server's log reaches the `postgres` process's standard output).
+    /// Not an error: "the database system is starting up", the server's answer to a client
+    /// that connects in the moment between opening its port and finishing start-up (Aspire's
+    /// health check probes the container as soon as the port is open; a CI run at fc6a918 met
+    /// it once). The probe comes back, and nothing of ours connects before the resource is healthy.
     /// </summary>
     public static bool IsError(IResource resource, LogLine line)
     {
         var content = AnsiEscape().Replace(line.Content, "");
         if (resource is ContainerResource)
         {
-            return PostgresError().IsMatch(content);
+            return IsPostgresError(content);
         }
 
         return line.IsErrorMessage
             || DotnetError().IsMatch(content)
-            || (resource.Name == "postgres" && PostgresError().IsMatch(content));
+            || (resource.Name == "postgres" && IsPostgresError(content));
     }
+
+    private static bool IsPostgresError(string content) =>
+        PostgresError().IsMatch(content) && !content.Contains("FATAL:  the database system is starting up", StringComparison.Ordinal);
 
     [GeneratedRegex(@"\x1b\[[0-9;]*m")]
     private static partial Regex AnsiEscape();

@@ -23,6 +23,8 @@ public sealed class StartupLogCheckTests
     [InlineData("2026-12-02T13:21:21.1488569Z 2026-12-02 13:21:21.133 UTC [33] FATAL:  database \"metadata\" does not exist", true)]
     [InlineData("2026-12-02T13:38:45.3492656Z 2026-12-02 13:38:45.348 UTC [46] ERROR:  database \"metadata\" already exists", true)]
     [InlineData("2026-12-02T13:18:23.5580000Z 2026-12-02 13:18:23.558 UTC [41] LOG:  database system is ready to accept connections", false)]
+    [InlineData("2026-12-03T23:00:05.2356720Z 2026-12-03 23:00:05.217 UTC [44] FATAL:  the database system is starting up", false)]
+    [InlineData("2026-12-03T23:00:05.2356720Z 2026-12-03 23:00:05.217 UTC [44] FATAL:  the database system is shutting down", true)]
     public void A_PostgreSQL_line_is_an_error_at_ERROR_FATAL_or_PANIC_whatever_stream_it_came_on(string content, bool expected) =>
         Assert.Equal(expected, AppHostFixture.IsError(PostgresContainer, new LogLine(1, content, IsErrorMessage: true)));
 }
