@@ -63,9 +63,30 @@ public sealed class MultiGatewayTests(TwoGatewayClusterFixture fixture, ITestOut
                 files.Add((await UploadRawAsync(gateways[i], $"after-the-kill-{i}.bin", data, Cancel), data, i));
             }
 
+            // Until the gateway's liveness window has passed, the dead node's copies still count
+            // as live, and the wait below would end at once (a CI run saw 0 copies repaired).
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+            async Task<bool> VictimCountsAsLiveAsync()
+            {
+                foreach (var (created, _, _) in files)
+                {
+                    if (Copies(await MetadataAsync(second.Http, created.FileId, Cancel)).Any(c => c.Node == victim.Name && c.Live))
+                    {
+                        return true;
+                    }
+                }
+
+                return false;
+            }
+
+            while (await VictimCountsAsLiveAsync())
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"{victim.Name} still counted as live 90 s after it was killed");
+                await Task.Delay(250, Cancel);
+            }
+
             // Background repair (every second, on whichever gateway holds the lock) restores
             // two copies on live nodes for every chunk.
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
             while (true)
             {
                 var short_ = 0;

@@ -31,7 +31,9 @@ public sealed class MultipartUploads(MetadataDbContext db, ObjectStore objects, 
     {
         var upload = new MultipartUpload
         {
-            UploadId = Convert.ToBase64String(RandomNumberGenerator.GetBytes(24)).Replace('+', '-').Replace('/', '_'),
+            // Hex, so an id never begins with '-': command-line clients (the AWS CLI's argparse)
+            // read `--upload-id -_Az…` as a missing value. Base64url did, one id in 64.
+            UploadId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24)),
             BucketName = bucket,
             Key = key,
             InitiatorAccessKeyId = initiator,
