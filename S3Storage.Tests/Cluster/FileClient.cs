@@ -133,6 +133,17 @@ public static class FileClient
         return (Convert.ToHexStringLower(hash.GetHashAndReset()), total);
     }
 
+    /// <summary>
+    /// The gateway's /health report. It answers 503 with the same body while the database or
+    /// nodes are down, which is when tests poll it; GetFromJsonAsync would throw then.
+    /// </summary>
+    public static async Task<JsonElement> HealthAsync(HttpClient http, CancellationToken cancellationToken)
+    {
+        using var health = await http.GetAsync("/health", cancellationToken);
+        Assert.True(health.StatusCode is HttpStatusCode.OK or HttpStatusCode.ServiceUnavailable, $"/health answered {(int)health.StatusCode}");
+        return await health.Content.ReadFromJsonAsync<JsonElement>(cancellationToken);
+    }
+
     public static async Task<JsonElement> MetadataAsync(HttpClient http, Guid fileId, CancellationToken cancellationToken)
     {
         using var response = await http.GetAsync($"/files/{fileId}/metadata", cancellationToken);

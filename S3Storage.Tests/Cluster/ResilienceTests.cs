@@ -427,7 +427,7 @@ public sealed class ResilienceTests(ResilienceClusterFixture fixture, ITestOutpu
         return nodes.GetProperty("nodes").EnumerateArray().Where(n => n.GetProperty("name").GetString() == name).OrderBy(n => n.GetProperty("status").GetString() == "inactive").First();
     }
 
-    private async Task<JsonElement> HealthAsync() => await Http.GetFromJsonAsync<JsonElement>("/health", Cancel);
+    private Task<JsonElement> HealthAsync() => FileClient.HealthAsync(Http, Cancel);
 
     private async Task<JsonElement> RepairAsync()
     {
